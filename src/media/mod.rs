@@ -1,0 +1,1 @@
+//! Media: port pool, worker threads that own the sockets, and the relay pipeline.
