@@ -1,0 +1,836 @@
+//! The line-preserving SDP model and its parser.
+//!
+//! Every line is kept as its type letter plus the text after `=`, in input order, so that
+//! writing a parsed body back gives the same text (with CRLF line endings). The lines rtpengine
+//! interprets (`v=`, `o=`, `c=`, `m=`, the attributes it knows) are validated the way rtpengine
+//! validates them, so that an SDP rtpengine rejects is rejected here too, and an SDP it accepts
+//! is accepted:
+//!
+//! - the body must start with `v=0`; a later `v=` starts another session description (rtpengine
+//!   accepts several in one body and numbers their media sections consecutively);
+//! - a line must be `<letter>=...` with a known letter (`v o s i u e p c b t r z k a m`);
+//! - `o=` and `s=` may not appear inside a media section; `o=` needs six fields; `s=` is optional;
+//! - `c=` needs `IN`, `IP4`/`IP6` and an address of that family (more fields are tolerated);
+//!   at most one per level;
+//! - `m=` needs a media type, a port 0-65535 (optionally `/count`, count 1-10) and a protocol;
+//! - parsing stops at the first empty line, as rtpengine does (trailing garbage after a blank
+//!   line is dropped rather than rejected).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::{
+    is_rtp_protocol, static_payload_encoding, Direction, SdpError, MAX_MEDIA_SECTIONS,
+    MAX_SDP_BYTES, MAX_SDP_LINES, MAX_SESSION_DESCRIPTIONS,
+};
+
+/// One SDP line: its type letter and the text after the `=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub kind: char,
+    pub value: String,
+}
+
+impl Line {
+    pub fn new(kind: char, value: impl Into<String>) -> Line {
+        Line {
+            kind,
+            value: value.into(),
+        }
+    }
+
+    /// For an `a=` line, the attribute name (the text before the first `:`).
+    pub fn attr_name(&self) -> Option<&str> {
+        if self.kind != 'a' {
+            return None;
+        }
+        Some(match self.value.find(':') {
+            Some(i) => &self.value[..i],
+            None => &self.value,
+        })
+    }
+
+    /// For an `a=` line, the attribute value (the text after the first `:`), or `""` for a
+    /// flag attribute such as `a=sendrecv`.
+    pub fn attr_value(&self) -> Option<&str> {
+        if self.kind != 'a' {
+            return None;
+        }
+        Some(match self.value.find(':') {
+            Some(i) => &self.value[i + 1..],
+            None => "",
+        })
+    }
+
+    /// Whether this is an `a=` line with the given attribute name (case-sensitive).
+    pub fn is_attr(&self, name: &str) -> bool {
+        self.attr_name() == Some(name)
+    }
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}\r\n", self.kind, self.value)
+    }
+}
+
+/// The fields of an `o=` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    pub username: &'a str,
+    pub session_id: &'a str,
+    /// The session version as written.
+    pub version: &'a str,
+    pub nettype: &'a str,
+    pub addrtype: &'a str,
+    pub address: &'a str,
+}
+
+impl Origin<'_> {
+    /// The session version as a number, read the way rtpengine reads it: leading digits,
+    /// 0 when there are none, `u64::MAX` when it overflows.
+    pub fn version_num(&self) -> u64 {
+        let digits: &str = {
+            let end = self
+                .version
+                .bytes()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(self.version.len());
+            &self.version[..end]
+        };
+        if digits.is_empty() {
+            return 0;
+        }
+        digits.parse::<u64>().unwrap_or(u64::MAX)
+    }
+
+    /// The origin address, when it parses as an address of its `addrtype`.
+    pub fn ip(&self) -> Option<IpAddr> {
+        parse_addr(self.addrtype, self.address)
+    }
+}
+
+/// The fields of a `c=` line (at session or media level).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection<'a> {
+    pub nettype: &'a str,
+    pub addrtype: &'a str,
+    pub address: &'a str,
+    pub ip: IpAddr,
+}
+
+impl Connection<'_> {
+    /// Whether the address is the unspecified address (`0.0.0.0` or `::`), which SDP uses
+    /// to put a stream on hold.
+    pub fn is_unspecified(&self) -> bool {
+        self.ip.is_unspecified()
+    }
+}
+
+/// A valid `a=rtcp` attribute: the RTCP port and optionally an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtcpAttr {
+    pub port: u16,
+    pub address: Option<IpAddr>,
+}
+
+/// One payload type of an RTP media section, with what its attributes say about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Codec {
+    pub payload_type: u8,
+    /// `name/clock[/channels]` as rtpengine writes it in `a=rtpmap` (channels only when more
+    /// than one); from the section's `a=rtpmap`, else the static payload type table, else
+    /// `None` (an unknown dynamic payload type without `a=rtpmap`).
+    pub encoding: Option<String>,
+    /// The `a=fmtp` parameters; `None` or empty means no `a=fmtp` line.
+    pub fmtp: Option<String>,
+    /// The `a=rtcp-fb` values for this payload type, in order.
+    pub rtcp_fb: Vec<String>,
+}
+
+/// One media section: the `m=` line and every line after it up to the next `m=` or `v=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    index: usize,
+    description: usize,
+    m_line: String,
+    media_type: String,
+    port: u16,
+    port_count: Option<u16>,
+    protocol: String,
+    formats: Vec<String>,
+    lines: Vec<Line>,
+}
+
+/// A parsed SDP body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Session-level lines of each session description; each starts with its `v=` line.
+    /// Almost always exactly one.
+    descriptions: Vec<Vec<Line>>,
+    /// All media sections of all session descriptions, in order.
+    media: Vec<Media>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small readers shared with the rewriter.
+
+/// Reads an integer the way C `strtoll` does for rtpengine: optional sign, then at least one
+/// digit; anything after the digits is ignored.
+pub(crate) fn leading_int(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut neg = false;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        neg = b[i] == b'-';
+        i += 1;
+    }
+    let start = i;
+    let mut v: i64 = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        v = v.saturating_mul(10).saturating_add(i64::from(b[i] - b'0'));
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// Parses an address of the given SDP address type (`IP4` or `IP6`, case-sensitive).
+/// IPv6 addresses may be written in brackets.
+pub(crate) fn parse_addr(addrtype: &str, address: &str) -> Option<IpAddr> {
+    match addrtype {
+        "IP4" => address.parse::<Ipv4Addr>().ok().map(IpAddr::V4),
+        "IP6" => {
+            let inner = match address.strip_prefix('[') {
+                Some(rest) => rest.split(']').next().unwrap_or(rest),
+                None => address,
+            };
+            inner.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+        }
+        _ => None,
+    }
+}
+
+/// The SDP address type of an address.
+pub(crate) fn addrtype_of(ip: IpAddr) -> &'static str {
+    match ip {
+        IpAddr::V4(_) => "IP4",
+        IpAddr::V6(_) => "IP6",
+    }
+}
+
+/// The first space-separated token and the rest (empty when there is no space).
+fn split_token(s: &str) -> (&str, &str) {
+    match s.find(' ') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    }
+}
+
+pub(crate) fn parse_origin(value: &str) -> Option<Origin<'_>> {
+    let p: Vec<&str> = value.splitn(7, ' ').collect();
+    // Six fields; the address may only be empty when more text follows it.
+    if p.len() < 6 || (p.len() == 6 && p[5].is_empty()) {
+        return None;
+    }
+    Some(Origin {
+        username: p[0],
+        session_id: p[1],
+        version: p[2],
+        nettype: p[3],
+        addrtype: p[4],
+        address: p[5],
+    })
+}
+
+pub(crate) fn parse_connection(value: &str) -> Option<Connection<'_>> {
+    let mut p = value.split(' ');
+    let nettype = p.next()?;
+    let addrtype = p.next()?;
+    let address = p.next()?;
+    if nettype != "IN" && nettype != "in" {
+        return None;
+    }
+    let ip = parse_addr(addrtype, address)?;
+    Some(Connection {
+        nettype,
+        addrtype,
+        address,
+        ip,
+    })
+}
+
+/// What rtpengine makes of an `a=rtcp` value.
+pub(crate) enum RtcpParse {
+    Valid(RtcpAttr),
+    /// Bad port: rtpengine marks it ignored and strips it from what it sends on.
+    BadPort,
+    /// Good port but a malformed address: rtpengine drops it from its attribute list, so
+    /// it is neither used nor stripped.
+    BadAddress,
+}
+
+pub(crate) fn parse_rtcp(value: &str) -> RtcpParse {
+    let (port, rest) = split_token(value);
+    let port = match leading_int(port) {
+        Some(p) if (1..=65535).contains(&p) => p as u16,
+        _ => return RtcpParse::BadPort,
+    };
+    if rest.is_empty() {
+        return RtcpParse::Valid(RtcpAttr {
+            port,
+            address: None,
+        });
+    }
+    match parse_connection(rest) {
+        Some(c) => RtcpParse::Valid(RtcpAttr {
+            port,
+            address: Some(c.ip),
+        }),
+        None => RtcpParse::BadAddress,
+    }
+}
+
+/// A parsed `a=rtpmap` value: payload type and normalized encoding.
+pub(crate) fn parse_rtpmap(value: &str) -> Option<(i64, String)> {
+    let (pt, rest) = split_token(value);
+    let pt = leading_int(pt).filter(|v| *v >= 0)?;
+    let (encoding, _) = split_token(rest);
+    let slash = encoding.find('/')?;
+    let name = &encoding[..slash];
+    let after = &encoding[slash + 1..];
+    let (clock, channels) = match after.find('/') {
+        Some(i) => (&after[..i], Some(&after[i + 1..])),
+        None => (after, None),
+    };
+    if clock.is_empty() || !clock.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut clock: u64 = clock.parse().ok()?;
+    let channels = channels
+        .and_then(|c| c.parse::<i64>().ok())
+        .filter(|c| *c != 0)
+        .unwrap_or(1);
+    // rtpengine's codec library only knows Opus at 48 kHz and corrects other rates.
+    if name.eq_ignore_ascii_case("opus") {
+        clock = 48000;
+    }
+    let normalized = if channels > 1 {
+        format!("{name}/{clock}/{channels}")
+    } else {
+        format!("{name}/{clock}")
+    };
+    Some((pt, normalized))
+}
+
+/// A parsed `a=fmtp` or `a=rtcp-fb` value: payload type and the rest.
+pub(crate) fn parse_pt_value(value: &str) -> Option<(i64, &str)> {
+    let (pt, rest) = split_token(value);
+    let pt = leading_int(pt).filter(|v| *v >= 0 && *v <= i64::from(i32::MAX))?;
+    Some((pt, rest))
+}
+
+/// Parses the port field of an `m=` line: `port` or `port/count`.
+fn parse_port(field: &str) -> Result<(u16, Option<u16>), &'static str> {
+    let (port, count) = match field.find('/') {
+        Some(i) => (&field[..i], Some(&field[i + 1..])),
+        None => (field, None),
+    };
+    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("bad port");
+    }
+    let port: u32 = port.parse().map_err(|_| "bad port")?;
+    let port = u16::try_from(port).map_err(|_| "port out of range")?;
+    let count = match count {
+        None => None,
+        Some(c) => {
+            if c.is_empty() || c.len() > 2 || !c.bytes().all(|b| b.is_ascii_digit()) {
+                return Err("bad port count");
+            }
+            let c: u16 = c.parse().map_err(|_| "bad port count")?;
+            if !(1..=10).contains(&c) {
+                return Err("port count out of range");
+            }
+            Some(c)
+        }
+    };
+    Ok((port, count))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+impl Media {
+    fn parse(index: usize, description: usize, value: &str) -> Result<Media, &'static str> {
+        let mut p = value.split(' ');
+        let media_type = p.next().unwrap_or("");
+        let port = p.next().ok_or("missing port")?;
+        let protocol = p.next().ok_or("missing protocol")?;
+        if protocol.is_empty() {
+            return Err("missing protocol");
+        }
+        let (port, port_count) = parse_port(port)?;
+        let formats = p.filter(|f| !f.is_empty()).map(str::to_owned).collect();
+        Ok(Media {
+            index,
+            description,
+            m_line: value.to_owned(),
+            media_type: media_type.to_owned(),
+            port,
+            port_count,
+            protocol: protocol.to_owned(),
+            formats,
+            lines: Vec::new(),
+        })
+    }
+
+    /// Position of this section among all media sections of the body (0-based).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Which session description (0-based) this section belongs to.
+    pub fn description_index(&self) -> usize {
+        self.description
+    }
+
+    /// The text of the `m=` line after `m=`, as written.
+    pub fn m_line(&self) -> &str {
+        &self.m_line
+    }
+
+    pub fn media_type(&self) -> &str {
+        &self.media_type
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The `/count` of the port field, if written.
+    pub fn port_count(&self) -> Option<u16> {
+        self.port_count
+    }
+
+    pub fn protocol(&self) -> &str {
+        &self.protocol
+    }
+
+    /// The format list of the `m=` line (payload types for RTP), as strings.
+    pub fn formats(&self) -> &[String] {
+        &self.formats
+    }
+
+    /// Whether the protocol is one of the RTP profiles rtpengine handles.
+    pub fn is_rtp(&self) -> bool {
+        is_rtp_protocol(&self.protocol)
+    }
+
+    /// Whether this is an `m=message` section (MSRP), which rtpengine leaves untouched.
+    pub fn is_message(&self) -> bool {
+        self.media_type == "message"
+    }
+
+    /// The lines after the `m=` line, in order.
+    pub fn lines(&self) -> &[Line] {
+        &self.lines
+    }
+
+    /// The value of the first attribute with this name (`""` for a flag attribute).
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs(name).next()
+    }
+
+    /// The values of all attributes with this name, in order.
+    pub fn attrs<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        attrs_in(&self.lines, name)
+    }
+
+    pub fn has_attr(&self, name: &str) -> bool {
+        self.attr(name).is_some()
+    }
+
+    /// The media-level `c=` line.
+    pub fn connection(&self) -> Option<Connection<'_>> {
+        connection_in(&self.lines)
+    }
+
+    /// The first valid `a=rtcp` attribute.
+    pub fn rtcp(&self) -> Option<RtcpAttr> {
+        self.attrs("rtcp").find_map(|v| match parse_rtcp(v) {
+            RtcpParse::Valid(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// Whether `a=rtcp-mux` is present.
+    pub fn rtcp_mux(&self) -> bool {
+        self.has_attr("rtcp-mux")
+    }
+
+    /// The media-level direction attribute, if any (the first one written).
+    pub fn direction(&self) -> Option<Direction> {
+        direction_in(&self.lines)
+    }
+
+    pub fn mid(&self) -> Option<&str> {
+        self.attr("mid")
+    }
+
+    pub fn ice_ufrag(&self) -> Option<&str> {
+        self.attr("ice-ufrag")
+    }
+
+    pub fn ice_pwd(&self) -> Option<&str> {
+        self.attr("ice-pwd")
+    }
+
+    pub fn ice_options(&self) -> Option<&str> {
+        self.attr("ice-options")
+    }
+
+    /// The `a=candidate` values, in order.
+    pub fn candidates(&self) -> impl Iterator<Item = &str> + '_ {
+        self.attrs("candidate")
+    }
+
+    pub fn end_of_candidates(&self) -> bool {
+        self.has_attr("end-of-candidates")
+    }
+
+    /// The packetization time from `a=ptime`, when it is a positive integer.
+    pub fn ptime(&self) -> Option<u32> {
+        let v = leading_int(self.attr("ptime")?)?;
+        u32::try_from(v).ok().filter(|v| *v > 0)
+    }
+
+    /// The payload types of an RTP section in `m=` order, with their `a=rtpmap`, `a=fmtp`
+    /// and `a=rtcp-fb` attributes. Empty for a non-RTP section. A format that is not a
+    /// number 0-127 is an error (rtpengine rejects such an SDP).
+    pub fn codecs(&self) -> Result<Vec<Codec>, SdpError> {
+        if !self.is_rtp() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(self.formats.len());
+        for f in &self.formats {
+            let pt = leading_int(f)
+                .filter(|v| (0..=127).contains(v) && f.starts_with(|c: char| c.is_ascii_digit()))
+                .ok_or_else(|| SdpError::InvalidPayloadType {
+                    index: self.index,
+                    format: f.clone(),
+                })?;
+            // Later attributes for the same payload type win, as in rtpengine.
+            let encoding = self
+                .attrs("rtpmap")
+                .filter_map(parse_rtpmap)
+                .filter(|(p, _)| *p == pt)
+                .last()
+                .map(|(_, e)| e)
+                .or_else(|| static_payload_encoding(pt as u8).map(str::to_owned));
+            let fmtp = self
+                .attrs("fmtp")
+                .filter_map(parse_pt_value)
+                .filter(|(p, _)| *p == pt)
+                .last()
+                .map(|(_, v)| v.to_owned());
+            let rtcp_fb = self
+                .attrs("rtcp-fb")
+                .filter_map(parse_pt_value)
+                .filter(|(p, _)| *p == pt)
+                .map(|(_, v)| v.to_owned())
+                .collect();
+            out.push(Codec {
+                payload_type: pt as u8,
+                encoding,
+                fmtp,
+                rtcp_fb,
+            });
+        }
+        Ok(out)
+    }
+}
+
+pub(crate) fn attrs_in<'a, 'n>(
+    lines: &'a [Line],
+    name: &'n str,
+) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    lines.iter().filter_map(move |l| {
+        if l.attr_name() == Some(name) {
+            l.attr_value()
+        } else {
+            None
+        }
+    })
+}
+
+pub(crate) fn connection_in(lines: &[Line]) -> Option<Connection<'_>> {
+    lines
+        .iter()
+        .find(|l| l.kind == 'c')
+        .and_then(|l| parse_connection(&l.value))
+}
+
+fn direction_in(lines: &[Line]) -> Option<Direction> {
+    lines
+        .iter()
+        .find_map(|l| l.attr_name().and_then(Direction::from_attr_name))
+}
+
+impl Session {
+    /// Parses an SDP body with CRLF or LF line endings.
+    pub fn parse(text: &str) -> Result<Session, SdpError> {
+        if text.len() > MAX_SDP_BYTES {
+            return Err(SdpError::TooLarge(text.len()));
+        }
+        let mut descriptions: Vec<Vec<Line>> = Vec::new();
+        let mut media: Vec<Media> = Vec::new();
+        let mut origin_seen = false;
+        let mut session_c_seen = false;
+        let mut media_c_seen = false;
+        let mut line_count = 0usize;
+
+        let mut rest = text;
+        while !rest.is_empty() {
+            let (raw, next) = match rest.find('\n') {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, ""),
+            };
+            rest = next;
+            let line = raw.strip_suffix('\r').unwrap_or(raw);
+            if line.is_empty() {
+                // rtpengine treats an empty line as the end of the body.
+                break;
+            }
+            line_count += 1;
+            if line_count > MAX_SDP_LINES {
+                return Err(SdpError::TooManyLines);
+            }
+            let n = line_count;
+            let bytes = line.as_bytes();
+            if bytes.len() < 2 || bytes[1] != b'=' {
+                return Err(SdpError::MissingEquals { line: n });
+            }
+            if !bytes[0].is_ascii() {
+                let kind = line.chars().next().unwrap_or('?');
+                return Err(SdpError::UnknownLineType { line: n, kind });
+            }
+            let kind = bytes[0] as char;
+            let value = &line[2..];
+            if value.contains(['\r', '\0']) {
+                return Err(SdpError::BadCharacter { line: n });
+            }
+            if descriptions.is_empty() && kind != 'v' {
+                return Err(SdpError::MissingVersion);
+            }
+            let in_media = media
+                .last()
+                .is_some_and(|m| m.description + 1 == descriptions.len());
+
+            match kind {
+                'v' => {
+                    if value != "0" {
+                        return Err(SdpError::BadVersion { line: n });
+                    }
+                    if descriptions.len() >= MAX_SESSION_DESCRIPTIONS {
+                        return Err(SdpError::TooManySessions);
+                    }
+                    descriptions.push(vec![Line::new('v', value)]);
+                    origin_seen = false;
+                    session_c_seen = false;
+                    continue;
+                }
+                'o' => {
+                    if in_media {
+                        return Err(SdpError::SessionLineInMedia { line: n, kind });
+                    }
+                    if origin_seen {
+                        return Err(SdpError::DuplicateOrigin { line: n });
+                    }
+                    if parse_origin(value).is_none() {
+                        return Err(SdpError::BadOrigin { line: n });
+                    }
+                    origin_seen = true;
+                }
+                's' => {
+                    if in_media {
+                        return Err(SdpError::SessionLineInMedia { line: n, kind });
+                    }
+                }
+                'c' => {
+                    if parse_connection(value).is_none() {
+                        return Err(SdpError::BadConnection { line: n });
+                    }
+                    let seen = if in_media {
+                        &mut media_c_seen
+                    } else {
+                        &mut session_c_seen
+                    };
+                    if *seen {
+                        return Err(SdpError::DuplicateConnection { line: n });
+                    }
+                    *seen = true;
+                }
+                'm' => {
+                    if media.len() >= MAX_MEDIA_SECTIONS {
+                        return Err(SdpError::TooManyMedia);
+                    }
+                    let m = Media::parse(media.len(), descriptions.len() - 1, value)
+                        .map_err(|reason| SdpError::BadMedia { line: n, reason })?;
+                    media.push(m);
+                    media_c_seen = false;
+                    continue;
+                }
+                'a' | 'b' | 'k' | 'i' | 'u' | 'e' | 'p' | 't' | 'r' | 'z' => {}
+                _ => return Err(SdpError::UnknownLineType { line: n, kind }),
+            }
+
+            let l = Line::new(kind, value);
+            match (in_media, media.last_mut(), descriptions.last_mut()) {
+                (true, Some(m), _) => m.lines.push(l),
+                (_, _, Some(d)) => d.push(l),
+                // Unreachable: a description exists once the first v= line is read.
+                _ => return Err(SdpError::MissingVersion),
+            }
+        }
+
+        if descriptions.is_empty() {
+            return Err(SdpError::Empty);
+        }
+        Ok(Session {
+            descriptions,
+            media,
+        })
+    }
+
+    /// Parses an SDP body given as bytes; it must be UTF-8.
+    pub fn parse_bytes(bytes: &[u8]) -> Result<Session, SdpError> {
+        if bytes.len() > MAX_SDP_BYTES {
+            return Err(SdpError::TooLarge(bytes.len()));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| SdpError::NotUtf8)?;
+        Session::parse(text)
+    }
+
+    /// Session-level lines of the (first) session description, starting with `v=`.
+    pub fn lines(&self) -> &[Line] {
+        self.description_lines(0)
+    }
+
+    /// Number of session descriptions (`v=` lines) in the body; almost always 1.
+    pub fn description_count(&self) -> usize {
+        self.descriptions.len()
+    }
+
+    /// Session-level lines of session description `idx` (empty if there is none).
+    pub fn description_lines(&self, idx: usize) -> &[Line] {
+        self.descriptions.get(idx).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// All media sections, over all session descriptions, in order.
+    pub fn media(&self) -> &[Media] {
+        &self.media
+    }
+
+    /// The `o=` line of the (first) session description.
+    pub fn origin(&self) -> Option<Origin<'_>> {
+        origin_of(self.lines())
+    }
+
+    /// The `s=` value of the (first) session description.
+    pub fn session_name(&self) -> Option<&str> {
+        self.lines()
+            .iter()
+            .find(|l| l.kind == 's')
+            .map(|l| l.value.as_str())
+    }
+
+    /// The session-level `c=` line of the (first) session description.
+    pub fn connection(&self) -> Option<Connection<'_>> {
+        connection_in(self.lines())
+    }
+
+    /// The value of the first session-level attribute with this name.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs(name).next()
+    }
+
+    /// The values of all session-level attributes with this name, in order.
+    pub fn attrs<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        attrs_in(self.lines(), name)
+    }
+
+    pub fn has_attr(&self, name: &str) -> bool {
+        self.attr(name).is_some()
+    }
+
+    /// The session-level direction attribute, if any.
+    pub fn direction(&self) -> Option<Direction> {
+        direction_in(self.lines())
+    }
+
+    /// Whether the session declares `a=ice-lite`.
+    pub fn ice_lite(&self) -> bool {
+        self.has_attr("ice-lite")
+    }
+
+    /// The address media section `idx` is sent from: its own `c=`, else the session-level `c=`
+    /// of its session description.
+    pub fn media_connection(&self, idx: usize) -> Option<Connection<'_>> {
+        let m = self.media.get(idx)?;
+        m.connection()
+            .or_else(|| connection_in(self.description_lines(m.description)))
+    }
+
+    /// The direction of media section `idx` as rtpengine reads it: `recvonly` at media or
+    /// session level wins, then `sendonly`, then `inactive`; otherwise `sendrecv`.
+    pub fn media_direction(&self, idx: usize) -> Direction {
+        let Some(m) = self.media.get(idx) else {
+            return Direction::SendRecv;
+        };
+        let session = self.description_lines(m.description);
+        let has = |name: &str| m.has_attr(name) || attrs_in(session, name).next().is_some();
+        if has("recvonly") {
+            Direction::RecvOnly
+        } else if has("sendonly") {
+            Direction::SendOnly
+        } else if has("inactive") {
+            Direction::Inactive
+        } else {
+            Direction::SendRecv
+        }
+    }
+
+    /// An attribute of media section `idx`, falling back to its session level
+    /// (as rtpengine does for `ice-ufrag`, `ice-pwd`, `setup`, `fingerprint`).
+    pub fn media_attr(&self, idx: usize, name: &str) -> Option<&str> {
+        let m = self.media.get(idx)?;
+        m.attr(name)
+            .or_else(|| attrs_in(self.description_lines(m.description), name).next())
+    }
+}
+
+pub(crate) fn origin_of(lines: &[Line]) -> Option<Origin<'_>> {
+    lines
+        .iter()
+        .find(|l| l.kind == 'o')
+        .and_then(|l| parse_origin(&l.value))
+}
+
+impl fmt::Display for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut media = self.media.iter().peekable();
+        for (d, lines) in self.descriptions.iter().enumerate() {
+            for l in lines {
+                l.fmt(f)?;
+            }
+            while let Some(m) = media.next_if(|m| m.description == d) {
+                write!(f, "m={}\r\n", m.m_line)?;
+                for l in &m.lines {
+                    l.fmt(f)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
