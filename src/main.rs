@@ -1,1 +1,111 @@
-fn main() {}
+//! The `rtpbridge` daemon: parse the rtpengine-compatible command line, start the media workers
+//! and serve NG until SIGTERM.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use rtpbridge::call::Registry;
+use rtpbridge::config;
+use rtpbridge::media::MediaPlane;
+use rtpbridge::ng::udp::{stop_flag, UdpControl};
+
+fn log_filter(level: u8) -> &'static str {
+    // rtpengine/syslog levels: 0 emerg .. 3 err, 4 warning, 5 notice, 6 info, 7 debug.
+    match level {
+        0..=3 => "error",
+        4 => "warn",
+        5 | 6 => "info",
+        _ => "debug",
+    }
+}
+
+fn daemonize() -> std::io::Result<()> {
+    // SAFETY: called before any thread is started; the parent exits at once.
+    unsafe {
+        match libc::fork() {
+            -1 => return Err(std::io::Error::last_os_error()),
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        if libc::setsid() == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = match config::parse_args(args) {
+        Ok(c) => c,
+        Err(e) if e.is_exit_success() => {
+            println!("{e}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("rtpbridge: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RTPBRIDGE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(cfg.log_level))),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    if !cfg.foreground {
+        if let Err(e) = daemonize() {
+            tracing::error!("cannot daemonize: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(p) = &cfg.pidfile {
+        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
+            tracing::error!("cannot write pidfile {}: {e}", p.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    let stop = match stop_flag() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut ng_addrs = vec![cfg.listen_ng];
+    ng_addrs.extend(cfg.listen_ng_alt);
+    let mut control = match UdpControl::bind(&ng_addrs) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("cannot listen for NG on {}: {e}", cfg.listen_ng);
+            return ExitCode::FAILURE;
+        }
+    };
+    let media = match MediaPlane::start(cfg.num_threads, cfg.port_min, cfg.port_max) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!("cannot start media workers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cfg = Arc::new(cfg);
+    let mut registry = Registry::new(cfg.clone(), media);
+    tracing::info!(
+        ng = %cfg.listen_ng,
+        interfaces = ?cfg.interfaces.iter().map(|i| i.address).collect::<Vec<_>>(),
+        ports = format!("{}-{}", cfg.port_min, cfg.port_max),
+        "rtpbridge started"
+    );
+    control.run(&mut registry, &stop);
+    tracing::info!(calls = registry.call_count(), "shutting down");
+    registry.shutdown();
+    if let Some(p) = &cfg.pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    ExitCode::SUCCESS
+}

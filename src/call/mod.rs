@@ -1,1 +1,669 @@
 //! The call registry and the offer/answer model: calls, monologues (one per tag), medias.
+//!
+//! Owns every call's signalling state and decides which leg talks to which; the media plane
+//! owns the sockets. Everything here runs on the control thread; packets never come here.
+
+pub mod model;
+mod query;
+mod sdpview;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::{Config, Interface};
+use crate::media::latch::LatchPolicy;
+use crate::media::{LegConfig, MediaPlane};
+use crate::ng::bencode::OwnedValue;
+use crate::ng::request::{AddrFamily, Command, NgRequest, RtcpMuxFlag};
+use crate::sdp::Session;
+
+use model::{Call, EndReason, MediaSide, Monologue};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("Unknown call-id")]
+    UnknownCall,
+    #[error("Unknown from-tag")]
+    UnknownTag,
+    #[error("No call-id in message")]
+    NoCallId,
+    #[error("No from-tag in message")]
+    NoFromTag,
+    #[error("from-tag and to-tag are the same")]
+    SameTags,
+    #[error("No SDP body in message")]
+    NoSdp,
+    #[error("Failed to parse SDP: {0}")]
+    BadSdp(String),
+    #[error("Ran out of ports")]
+    NoPorts,
+    #[error("No interface for the requested address family")]
+    NoInterface,
+    #[error("Unsupported command: {0}")]
+    Unsupported(String),
+}
+
+/// Counters for `statistics`.
+#[derive(Debug, Default, Clone)]
+pub struct Totals {
+    pub managed: u64,
+    pub rejected: u64,
+    pub timeout: u64,
+    pub silent_timeout: u64,
+    pub final_timeout: u64,
+    pub regular_terminated: u64,
+    pub forced_terminated: u64,
+    pub commands: HashMap<&'static str, u64>,
+    pub errors: u64,
+}
+
+pub struct Registry {
+    calls: HashMap<String, Call>,
+    media: MediaPlane,
+    cfg: Arc<Config>,
+    pub totals: Totals,
+    started: Instant,
+}
+
+fn unix_now() -> (u64, u32) {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_secs(), d.subsec_micros())
+}
+
+fn family_of(ip: IpAddr) -> AddrFamily {
+    if ip.is_ipv4() {
+        AddrFamily::Ip4
+    } else {
+        AddrFamily::Ip6
+    }
+}
+
+fn matches_family(ip: IpAddr, f: AddrFamily) -> bool {
+    family_of(ip) == f
+}
+
+/// Rtpengine's decision: do we offer rtcp-mux to the answerer?
+fn offer_mux(flags: &[RtcpMuxFlag], offerer_muxes: bool) -> bool {
+    if flags
+        .iter()
+        .any(|f| matches!(f, RtcpMuxFlag::Demux | RtcpMuxFlag::Reject))
+        && !flags
+            .iter()
+            .any(|f| matches!(f, RtcpMuxFlag::Offer | RtcpMuxFlag::Require))
+    {
+        return false;
+    }
+    if flags
+        .iter()
+        .any(|f| matches!(f, RtcpMuxFlag::Offer | RtcpMuxFlag::Require))
+    {
+        return true;
+    }
+    offerer_muxes
+}
+
+/// Rtpengine's decision: do we accept the offerer's rtcp-mux in the answer we send it?
+fn accept_mux(flags: &[RtcpMuxFlag], offerer_muxes: bool, answerer_muxes: bool) -> bool {
+    if !offerer_muxes || flags.contains(&RtcpMuxFlag::Reject) {
+        return false;
+    }
+    if flags.iter().any(|f| {
+        matches!(
+            f,
+            RtcpMuxFlag::Demux | RtcpMuxFlag::Accept | RtcpMuxFlag::Require
+        )
+    }) {
+        return true;
+    }
+    answerer_muxes
+}
+
+impl Registry {
+    pub fn new(cfg: Arc<Config>, media: MediaPlane) -> Registry {
+        Registry {
+            calls: HashMap::new(),
+            media,
+            cfg,
+            totals: Totals::default(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn media(&self) -> &MediaPlane {
+        &self.media
+    }
+
+    /// Executes one NG command.
+    pub fn handle(&mut self, req: &NgRequest, now: Instant) -> Result<OwnedValue, CallError> {
+        let name = command_name(&req.command);
+        *self.totals.commands.entry(name).or_default() += 1;
+        let r = match &req.command {
+            Command::Ping => Ok(OwnedValue::dict().with("result", OwnedValue::str("pong"))),
+            Command::Offer => self.offer(req, now),
+            Command::Answer => self.answer(req, now),
+            Command::Delete => self.delete(req, now),
+            Command::Query => self.query(req),
+            Command::List => Ok(self.list(req)),
+            Command::Statistics => Ok(self.statistics()),
+            Command::StartRecording | Command::StopRecording | Command::PauseRecording => {
+                self.recording(req)
+            }
+            other => Err(CallError::Unsupported(format!("{other:?}"))),
+        };
+        if r.is_err() {
+            self.totals.errors += 1;
+        }
+        r
+    }
+
+    fn pick_interface(&self, family: AddrFamily, name: Option<&str>) -> Option<&Interface> {
+        let ifs = &self.cfg.interfaces;
+        if let Some(n) = name {
+            if let Some(i) = ifs
+                .iter()
+                .find(|i| i.name == n && matches_family(i.address, family))
+            {
+                return Some(i);
+            }
+        }
+        ifs.iter().find(|i| matches_family(i.address, family))
+    }
+
+    fn latch_policy(&self, req: &NgRequest) -> LatchPolicy {
+        LatchPolicy {
+            mode: self.cfg.endpoint_learning,
+            strict_source: req.flags.strict_source,
+            asymmetric: req.flags.asymmetric,
+            media_handover: req.flags.media_handover,
+        }
+    }
+
+    fn offer(&mut self, req: &NgRequest, now: Instant) -> Result<OwnedValue, CallError> {
+        let call_id = req.call_id.as_deref().ok_or(CallError::NoCallId)?;
+        let from_tag = req.from_tag.as_deref().ok_or(CallError::NoFromTag)?;
+        let sdp_text = req.sdp.as_deref().ok_or(CallError::NoSdp)?;
+        let session = Session::parse(sdp_text).map_err(|e| CallError::BadSdp(e.to_string()))?;
+        let descs = sdpview::describe(&session);
+        let (secs, us) = unix_now();
+
+        if !self.calls.contains_key(call_id) {
+            let worker = self.media.pick_worker();
+            self.totals.managed += 1;
+            self.calls.insert(
+                call_id.to_string(),
+                Call {
+                    id: call_id.to_string(),
+                    worker,
+                    created: secs,
+                    created_us: us,
+                    created_at: now,
+                    last_signal: secs,
+                    last_signal_at: now,
+                    monologues: Vec::new(),
+                    delete_at: None,
+                    record_call: false,
+                },
+            );
+        }
+        let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
+        call.last_signal = secs;
+        call.last_signal_at = now;
+        call.delete_at = None;
+        if req.record_call == Some(true) || req.flags.record_call {
+            call.record_call = true;
+        }
+
+        // The offerer, and the party the offer goes to.
+        let a = match call.find_tag(from_tag) {
+            Some(i) => i,
+            None => {
+                call.monologues
+                    .push(Monologue::new(Some(from_tag.to_string()), secs));
+                call.monologues.len() - 1
+            }
+        };
+        let b = match call.monologues[a].peer {
+            Some(p) => p,
+            None => {
+                let existing = req
+                    .to_tag
+                    .as_deref()
+                    .and_then(|t| call.find_tag(t))
+                    .filter(|&i| i != a);
+                let idx = match existing {
+                    Some(i) => i,
+                    None => {
+                        call.monologues
+                            .push(Monologue::new(req.to_tag.clone(), secs));
+                        call.monologues.len() - 1
+                    }
+                };
+                call.monologues[a].peer = Some(idx);
+                call.monologues[idx].peer = Some(a);
+                idx
+            }
+        };
+        if let Some(l) = &req.label {
+            call.monologues[a].label = Some(l.clone());
+        }
+        if let Some(v) = &req.via_branch {
+            call.monologues[a].via_branch = Some(v.clone());
+        }
+        call.monologues[a].deleted = false;
+        call.monologues[b].deleted = false;
+
+        let worker = call.worker;
+        let in_family = descs
+            .iter()
+            .find_map(|d| d.address)
+            .map(family_of)
+            .unwrap_or(AddrFamily::Ip4);
+        let out_family = req.address_family.unwrap_or(in_family);
+        let a_iface = req
+            .direction
+            .first()
+            .map(String::as_str)
+            .or(req.interface.as_deref());
+        let b_iface = req
+            .direction
+            .get(1)
+            .map(String::as_str)
+            .or(req.interface.as_deref());
+        let a_addr = self
+            .pick_interface(in_family, a_iface)
+            .or_else(|| self.pick_interface(out_family, a_iface))
+            .map(|i| (i.address, i.sdp_address()))
+            .ok_or(CallError::NoInterface)?;
+        let b_addr = self
+            .pick_interface(out_family, b_iface)
+            .map(|i| (i.address, i.sdp_address()))
+            .ok_or(CallError::NoInterface)?;
+        let policy = self.latch_policy(req);
+
+        let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
+        for (i, d) in descs.iter().enumerate() {
+            for m in [a, b] {
+                while call.monologues[m].medias.len() <= i {
+                    call.monologues[m].medias.push(MediaSide::default());
+                }
+            }
+            let relayed = d.is_relayed() && !d.is_rejected();
+            for (m, (bind, _)) in [(a, a_addr), (b, b_addr)] {
+                let side = &mut call.monologues[m].medias[i];
+                let wrong_family = side.leg.as_ref().is_some_and(|l| l.address != bind);
+                if (!relayed || wrong_family) && side.leg.is_some() {
+                    if let Some(l) = side.leg.take() {
+                        self.media.remove_leg(&l);
+                    }
+                }
+                if relayed && side.leg.is_none() {
+                    let leg = self
+                        .media
+                        .add_leg(worker, bind)
+                        .map_err(|_| CallError::NoPorts)?;
+                    side.leg = Some(leg);
+                }
+            }
+            let a_side = &mut call.monologues[a].medias[i];
+            a_side.desc = d.clone();
+            a_side.mux_flags = req.rtcp_mux.clone();
+            let to_b = offer_mux(&req.rtcp_mux, d.rtcp_mux);
+            let require = req.rtcp_mux.contains(&RtcpMuxFlag::Require);
+            let b_side = &mut call.monologues[b].medias[i];
+            b_side.mux_offered_to = to_b;
+            if require {
+                b_side.rtcp_mux = true;
+            }
+        }
+        // Sections dropped from the SDP: release their sockets.
+        for m in [a, b] {
+            while call.monologues[m].medias.len() > descs.len() {
+                if let Some(side) = call.monologues[m].medias.pop() {
+                    if let Some(l) = side.leg {
+                        self.media.remove_leg(&l);
+                    }
+                }
+            }
+        }
+        configure_pair(&self.media, call, a, b, policy, req.flags.loop_protect);
+
+        let out = {
+            let (recv, send) = two_mut(&mut call.monologues, b, a);
+            sdpview::rewrite_for(&session, recv, send, b_addr.1, req, true)
+                .map_err(|e| CallError::BadSdp(e.to_string()))?
+        };
+        tracing::info!(call_id, from_tag, "offer processed");
+        Ok(OwnedValue::dict()
+            .with("sdp", OwnedValue::str(&out))
+            .with("result", OwnedValue::str("ok")))
+    }
+
+    fn answer(&mut self, req: &NgRequest, now: Instant) -> Result<OwnedValue, CallError> {
+        let call_id = req.call_id.as_deref().ok_or(CallError::NoCallId)?;
+        let from_tag = req.from_tag.as_deref().ok_or(CallError::NoFromTag)?;
+        let sdp_text = req.sdp.as_deref().ok_or(CallError::NoSdp)?;
+        let session = Session::parse(sdp_text).map_err(|e| CallError::BadSdp(e.to_string()))?;
+        let descs = sdpview::describe(&session);
+        let (secs, _) = unix_now();
+        let policy = self.latch_policy(req);
+        let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
+        call.last_signal = secs;
+        call.last_signal_at = now;
+        if req.record_call == Some(true) || req.flags.record_call {
+            call.record_call = true;
+        }
+        let a = call.find_tag(from_tag).ok_or(CallError::UnknownTag)?;
+        // The answerer: the monologue with the To-tag, else the untagged one the offer created.
+        let b = match req.to_tag.as_deref() {
+            Some(t) => match call.find_tag(t) {
+                Some(i) => i,
+                None => {
+                    let p = call.monologues[a].peer.ok_or(CallError::UnknownTag)?;
+                    if call.monologues[p].tag.is_none() {
+                        call.monologues[p].tag = Some(t.to_string());
+                    } else {
+                        // A second branch answered: rtpbridge follows the latest answer.
+                        call.monologues[p].tag = Some(t.to_string());
+                    }
+                    p
+                }
+            },
+            None => call.monologues[a].peer.ok_or(CallError::UnknownTag)?,
+        };
+        if a == b {
+            return Err(CallError::SameTags);
+        }
+        call.monologues[a].peer = Some(b);
+        call.monologues[b].peer = Some(a);
+        if let Some(l) = &req.label {
+            call.monologues[b].label = Some(l.clone());
+        }
+        for (i, d) in descs.iter().enumerate() {
+            if i >= call.monologues[b].medias.len() || i >= call.monologues[a].medias.len() {
+                break;
+            }
+            let b_side = &mut call.monologues[b].medias[i];
+            b_side.desc = d.clone();
+            if !b_side.rtcp_mux {
+                b_side.rtcp_mux = b_side.mux_offered_to && d.rtcp_mux;
+            }
+            let b_mux = b_side.rtcp_mux;
+            let a_side = &mut call.monologues[a].medias[i];
+            let mut flags = a_side.mux_flags.clone();
+            flags.extend(req.rtcp_mux.iter().cloned());
+            a_side.rtcp_mux = accept_mux(&flags, a_side.desc.rtcp_mux, b_mux);
+            if d.is_rejected() {
+                for m in [a, b] {
+                    if let Some(l) = call.monologues[m].medias[i].leg.take() {
+                        self.media.remove_leg(&l);
+                    }
+                }
+            }
+        }
+        configure_pair(&self.media, call, a, b, policy, req.flags.loop_protect);
+        let local = call.monologues[a]
+            .medias
+            .iter()
+            .find_map(|s| s.leg.as_ref())
+            .map(|l| l.address);
+        let adv = local
+            .and_then(|ip| {
+                self.cfg
+                    .interfaces
+                    .iter()
+                    .find(|i| i.address == ip)
+                    .map(|i| i.sdp_address())
+            })
+            .or(local)
+            .unwrap_or(self.cfg.interfaces[0].sdp_address());
+        let out = {
+            let (recv, send) = two_mut(&mut call.monologues, a, b);
+            sdpview::rewrite_for(&session, recv, send, adv, req, false)
+                .map_err(|e| CallError::BadSdp(e.to_string()))?
+        };
+        tracing::info!(
+            call_id,
+            from_tag,
+            to_tag = req.to_tag.as_deref().unwrap_or(""),
+            "answer processed"
+        );
+        Ok(OwnedValue::dict()
+            .with("sdp", OwnedValue::str(&out))
+            .with("result", OwnedValue::str("ok")))
+    }
+
+    fn delete(&mut self, req: &NgRequest, now: Instant) -> Result<OwnedValue, CallError> {
+        let call_id = req.call_id.as_deref().ok_or(CallError::NoCallId)?;
+        let Some(call) = self.calls.get_mut(call_id) else {
+            if req.flags.fatal {
+                return Err(CallError::UnknownCall);
+            }
+            return Ok(OwnedValue::dict()
+                .with("result", OwnedValue::str("ok"))
+                .with(
+                    "warning",
+                    OwnedValue::str("Call-ID not found or tags didn't match"),
+                ));
+        };
+        let delay = req.delete_delay.unwrap_or(self.cfg.delete_delay);
+        let stats = if req.from_tag.is_some() {
+            Some(query::call_stats(call))
+        } else {
+            None
+        };
+        // Deleting one branch of a forked call keeps the others; otherwise the call goes.
+        let mut whole = true;
+        if let (Some(tag), Some(branch)) = (req.from_tag.as_deref(), req.via_branch.as_deref()) {
+            let _ = tag;
+            let branches = call
+                .monologues
+                .iter()
+                .filter(|m| m.via_branch.is_some())
+                .count();
+            if branches > 1 {
+                if let Some(m) = call
+                    .monologues
+                    .iter_mut()
+                    .find(|m| m.via_branch.as_deref() == Some(branch))
+                {
+                    m.deleted = true;
+                    whole = false;
+                }
+            }
+        }
+        if whole {
+            if delay == 0 {
+                self.end_call(call_id, EndReason::Deleted);
+            } else {
+                call.delete_at = Some(now + Duration::from_secs(delay as u64));
+            }
+        }
+        tracing::info!(call_id, delay, "delete processed");
+        let mut reply = match stats {
+            Some(s) => s,
+            None => OwnedValue::dict(),
+        };
+        reply.push("result", OwnedValue::str("ok"));
+        Ok(reply)
+    }
+
+    fn query(&mut self, req: &NgRequest) -> Result<OwnedValue, CallError> {
+        let call_id = req.call_id.as_deref().ok_or(CallError::NoCallId)?;
+        let call = self.calls.get(call_id).ok_or(CallError::UnknownCall)?;
+        let mut reply = query::call_stats(call);
+        reply.push("result", OwnedValue::str("ok"));
+        Ok(reply)
+    }
+
+    fn list(&self, _req: &NgRequest) -> OwnedValue {
+        let mut ids: Vec<&String> = self.calls.keys().collect();
+        ids.sort();
+        let list = ids
+            .into_iter()
+            .take(32)
+            .map(|s| OwnedValue::str(s))
+            .collect();
+        OwnedValue::dict()
+            .with("calls", OwnedValue::List(list))
+            .with("result", OwnedValue::str("ok"))
+    }
+
+    fn recording(&mut self, req: &NgRequest) -> Result<OwnedValue, CallError> {
+        let call_id = req.call_id.as_deref().ok_or(CallError::NoCallId)?;
+        let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
+        call.record_call = matches!(req.command, Command::StartRecording);
+        Ok(OwnedValue::dict().with("result", OwnedValue::str("ok")))
+    }
+
+    fn statistics(&self) -> OwnedValue {
+        query::statistics(self, self.started.elapsed())
+    }
+
+    fn end_call(&mut self, call_id: &str, reason: EndReason) {
+        if let Some(call) = self.calls.remove(call_id) {
+            for leg in call.legs() {
+                self.media.remove_leg(leg);
+            }
+            let t = &mut self.totals;
+            match reason {
+                EndReason::Deleted => t.regular_terminated += 1,
+                EndReason::Timeout => t.timeout += 1,
+                EndReason::SilentTimeout => t.silent_timeout += 1,
+                EndReason::FinalTimeout => t.final_timeout += 1,
+                EndReason::Shutdown => t.forced_terminated += 1,
+            }
+            tracing::info!(call_id, ?reason, "call ended");
+        }
+    }
+
+    /// Timers: delete-delay expiry and media timeouts. Call about once a second.
+    pub fn tick(&mut self, now: Instant) {
+        let (unix, _) = unix_now();
+        let cfg = self.cfg.clone();
+        let mut ended = Vec::new();
+        for (id, call) in &self.calls {
+            if call.delete_at.is_some_and(|t| now >= t) {
+                ended.push((id.clone(), EndReason::Deleted));
+                continue;
+            }
+            if cfg.final_timeout > 0
+                && now.duration_since(call.created_at)
+                    >= Duration::from_secs(cfg.final_timeout as u64)
+            {
+                ended.push((id.clone(), EndReason::FinalTimeout));
+                continue;
+            }
+            let last_media = call
+                .legs()
+                .map(|l| {
+                    l.stats
+                        .rtp
+                        .last_packet
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                        .max(
+                            l.stats
+                                .rtcp
+                                .last_packet
+                                .load(std::sync::atomic::Ordering::Relaxed),
+                        )
+                })
+                .max()
+                .unwrap_or(0);
+            let idle = unix.saturating_sub(last_media.max(call.last_signal));
+            let on_hold = call.monologues.iter().all(|m| {
+                m.medias.iter().all(|s| {
+                    matches!(
+                        s.desc.direction.as_deref(),
+                        Some("sendonly") | Some("recvonly") | Some("inactive")
+                    )
+                })
+            });
+            let (limit, reason) = if on_hold {
+                (cfg.silent_timeout, EndReason::SilentTimeout)
+            } else {
+                (cfg.timeout, EndReason::Timeout)
+            };
+            if limit > 0 && idle >= limit as u64 {
+                ended.push((id.clone(), reason));
+            }
+        }
+        for (id, reason) in ended {
+            self.end_call(&id, reason);
+        }
+    }
+
+    /// Ends every call and stops the media workers (SIGTERM).
+    pub fn shutdown(&mut self) {
+        let ids: Vec<String> = self.calls.keys().cloned().collect();
+        for id in ids {
+            self.end_call(&id, EndReason::Shutdown);
+        }
+        self.media.shutdown();
+    }
+}
+
+/// Points the two parties' legs at each other and tells each worker where to send.
+fn configure_pair(
+    media: &MediaPlane,
+    call: &Call,
+    a: usize,
+    b: usize,
+    latch: LatchPolicy,
+    loop_protect: bool,
+) {
+    let (ma, mb) = (&call.monologues[a], &call.monologues[b]);
+    for (i, sa) in ma.medias.iter().enumerate() {
+        let Some(sb) = mb.medias.get(i) else { continue };
+        for (me, other) in [(sa, sb), (sb, sa)] {
+            if let Some(leg) = &me.leg {
+                media.configure(
+                    leg,
+                    LegConfig {
+                        peer: other.leg.as_ref().map(|l| l.id),
+                        advertised_rtp: me.desc.rtp_endpoint(),
+                        advertised_rtcp: me.desc.rtcp_endpoint(),
+                        rtcp_mux: me.rtcp_mux,
+                        latch,
+                        loop_protect,
+                    },
+                );
+            }
+        }
+    }
+}
+
+pub fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Ping => "ping",
+        Command::Offer => "offer",
+        Command::Answer => "answer",
+        Command::Delete => "delete",
+        Command::Query => "query",
+        Command::List => "list",
+        Command::Statistics => "statistics",
+        Command::StartRecording => "start recording",
+        Command::StopRecording => "stop recording",
+        Command::PauseRecording => "pause recording",
+        _ => "other",
+    }
+}
+
+/// Mutable access to one monologue and shared access to another.
+fn two_mut(v: &mut [Monologue], m: usize, other: usize) -> (&mut Monologue, &Monologue) {
+    assert_ne!(m, other, "a monologue never talks to itself");
+    if m < other {
+        let (lo, hi) = v.split_at_mut(other);
+        (&mut lo[m], &hi[0])
+    } else {
+        let (lo, hi) = v.split_at_mut(m);
+        (&mut hi[0], &lo[other])
+    }
+}

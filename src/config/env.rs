@@ -9,8 +9,11 @@ use std::path::{Path, PathBuf};
 
 use super::ini::MAX_FILE_BYTES;
 
-/// Where rtpengine looks for its config file when `--config-file` is not given.
-pub const DEFAULT_CONFIG_FILE: &str = "/etc/rtpengine/rtpengine.conf";
+/// Where rtpbridge looks for its config file when `--config-file` is not given. Not rtpengine's
+/// path: on a host where rtpengine is still installed beside rtpbridge, its file (which usually
+/// says `interface = any`) must not silently change rtpbridge's loopback-only defaults. An
+/// operator swapping binaries passes `--config-file=/etc/rtpengine/rtpengine.conf` explicitly.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/rtpbridge/rtpbridge.conf";
 
 /// One address configured on a system network interface.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -233,7 +233,7 @@ const IMPLEMENTED_HELP: &[(&str, &str, &str)] = &[
     (
         "config-file",
         "FILE|none",
-        "read this ini file (default /etc/rtpengine/rtpengine.conf if it exists)",
+        "read this ini file (default /etc/rtpbridge/rtpbridge.conf if it exists)",
     ),
     (
         "config-section",

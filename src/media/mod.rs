@@ -1,1 +1,178 @@
-//! Media: port pool, worker threads that own the sockets, and the relay pipeline.
+//! Media: the port pool, the worker threads that own the media sockets, and the relay pipeline.
+//!
+//! The control plane holds a [`MediaPlane`]: it allocates ports, assigns each call to one worker
+//! (all of a call's sockets live there) and sends that worker commands. It never touches a
+//! socket after handing it over, and it never locks the packet path.
+
+pub mod latch;
+pub mod ports;
+pub mod stats;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+use mio::Waker;
+
+pub use ports::PortError;
+pub use stats::{LegStats, WorkerTotals};
+pub use worker::{LegConfig, LegId, WorkerCmd};
+
+use ports::PortPool;
+use stats::WorkerCounters;
+use worker::Worker;
+
+struct WorkerHandle {
+    tx: Sender<WorkerCmd>,
+    waker: Arc<Waker>,
+    thread: Option<JoinHandle<()>>,
+    counters: Arc<WorkerCounters>,
+}
+
+/// A leg as the control plane sees it: where its sockets are and how to reach its worker.
+#[derive(Debug, Clone)]
+pub struct LegHandle {
+    pub id: LegId,
+    pub worker: usize,
+    pub address: IpAddr,
+    pub port: u16,
+    pub rtcp_port: u16,
+    pub stats: Arc<LegStats>,
+}
+
+pub struct MediaPlane {
+    workers: Vec<WorkerHandle>,
+    pools: HashMap<IpAddr, PortPool>,
+    port_range: (u16, u16),
+    next_leg: LegId,
+    next_worker: usize,
+}
+
+impl MediaPlane {
+    /// Starts `threads` workers (0 = one per core).
+    pub fn start(threads: usize, port_min: u16, port_max: u16) -> io::Result<MediaPlane> {
+        let n = if threads == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            threads
+        };
+        let mut workers = Vec::with_capacity(n);
+        for i in 0..n {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let counters = Arc::new(WorkerCounters::default());
+            let (w, waker) = Worker::new(rx, counters.clone(), (port_min, port_max))?;
+            let thread = std::thread::Builder::new()
+                .name(format!("media-{i}"))
+                .spawn(move || w.run())?;
+            workers.push(WorkerHandle {
+                tx,
+                waker,
+                thread: Some(thread),
+                counters,
+            });
+        }
+        Ok(MediaPlane {
+            workers,
+            pools: HashMap::new(),
+            port_range: (port_min, port_max),
+            next_leg: 1,
+            next_worker: 0,
+        })
+    }
+
+    /// Picks the worker for a new call (round robin).
+    pub fn pick_worker(&mut self) -> usize {
+        let w = self.next_worker % self.workers.len();
+        self.next_worker = self.next_worker.wrapping_add(1);
+        w
+    }
+
+    fn send(&self, worker: usize, cmd: WorkerCmd) {
+        if let Some(w) = self.workers.get(worker) {
+            if w.tx.send(cmd).is_ok() {
+                let _ = w.waker.wake();
+            }
+        }
+    }
+
+    /// Binds an RTP/RTCP port pair on `address` and hands it to `worker`.
+    pub fn add_leg(&mut self, worker: usize, address: IpAddr) -> Result<LegHandle, PortError> {
+        let (min, max) = self.port_range;
+        let pool = self
+            .pools
+            .entry(address)
+            .or_insert_with(|| PortPool::new(min, max));
+        let alloc = pool.allocate(address, true)?;
+        let id = self.next_leg;
+        self.next_leg += 1;
+        let stats = Arc::new(LegStats::default());
+        let handle = LegHandle {
+            id,
+            worker,
+            address,
+            port: alloc.port,
+            rtcp_port: alloc.port + 1,
+            stats: stats.clone(),
+        };
+        self.send(
+            worker,
+            WorkerCmd::AddLeg {
+                id,
+                rtp: alloc.rtp,
+                rtcp: alloc.rtcp,
+                stats,
+            },
+        );
+        Ok(handle)
+    }
+
+    pub fn configure(&self, leg: &LegHandle, cfg: LegConfig) {
+        self.send(leg.worker, WorkerCmd::Configure { id: leg.id, cfg });
+    }
+
+    /// Closes the leg's sockets (on its worker) and returns its ports to the pool.
+    pub fn remove_leg(&mut self, leg: &LegHandle) {
+        self.send(leg.worker, WorkerCmd::RemoveLeg { id: leg.id });
+        if let Some(pool) = self.pools.get_mut(&leg.address) {
+            pool.release(leg.port);
+        }
+    }
+
+    /// Ports in use across all addresses (each pair counts once).
+    pub fn ports_in_use(&self) -> usize {
+        self.pools.values().map(|p| p.used_count()).sum()
+    }
+
+    pub fn totals(&self) -> WorkerTotals {
+        let mut t = WorkerTotals::default();
+        for w in &self.workers {
+            t.add(&w.counters);
+        }
+        t
+    }
+
+    /// Stops every worker and waits for it; their sockets close as they exit.
+    pub fn shutdown(&mut self) {
+        for w in &self.workers {
+            let _ = w.tx.send(WorkerCmd::Shutdown);
+            let _ = w.waker.wake();
+        }
+        for w in &mut self.workers {
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for MediaPlane {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -14,6 +14,7 @@ pub mod bencode;
 pub mod cookie_cache;
 pub mod message;
 pub mod request;
+pub mod udp;
 
 pub use message::NgError;
 pub use request::{parse_request, NgRequest};

@@ -1,0 +1,145 @@
+//! The seam between the call model and the SDP module: what the call layer reads from a
+//! party's SDP ([`describe`]) and how it asks for the SDP sent to the other party
+//! ([`rewrite_for`]).
+
+use std::net::IpAddr;
+
+use rand::Rng;
+
+use super::model::{MediaDesc, Monologue};
+use crate::ng::request::{NgRequest, RtcpMuxFlag};
+use crate::sdp::{MediaRewrite, ReplaceFlags, RtcpAttribute, SdpError, Session, SessionRewrite};
+
+/// Reads what the call layer needs from each m= section.
+pub fn describe(s: &Session) -> Vec<MediaDesc> {
+    s.media()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let conn = s.media_connection(i);
+            let codec = m
+                .codecs()
+                .ok()
+                .and_then(|c| c.into_iter().next())
+                .and_then(|c| c.encoding);
+            MediaDesc {
+                kind: m.media_type().to_string(),
+                protocol: m.protocol().to_string(),
+                port: m.port(),
+                address: conn.as_ref().map(|c| c.ip),
+                zero_address: conn.as_ref().is_some_and(|c| c.is_unspecified()),
+                rtcp: m.rtcp().map(|r| (r.port, r.address)),
+                rtcp_mux: m.rtcp_mux(),
+                codec,
+                direction: Some(s.media_direction(i).as_str().to_string()),
+                mid: m.mid().map(str::to_string),
+                ptime: m.ptime(),
+            }
+        })
+        .collect()
+}
+
+/// Writes the SDP that goes to `receiver`, made from `input` (the other party's SDP).
+///
+/// `our_sdp_addr` is the address our sockets facing `receiver` advertise. `is_offer` tells
+/// which rtcp-mux state applies: in an offer, what we offer to the receiver; in an answer,
+/// whether we accept the receiver's offer.
+pub fn rewrite_for(
+    input: &Session,
+    receiver: &mut Monologue,
+    sender: &Monologue,
+    our_sdp_addr: IpAddr,
+    req: &NgRequest,
+    is_offer: bool,
+) -> Result<String, SdpError> {
+    let rtcp_attribute = if req.flags.no_rtcp_attribute {
+        RtcpAttribute::Omit
+    } else if req.flags.full_rtcp_attribute {
+        RtcpAttribute::Full
+    } else {
+        RtcpAttribute::Normal
+    };
+    let require = req.rtcp_mux.contains(&RtcpMuxFlag::Require);
+    let mut medias = Vec::with_capacity(input.media().len());
+    for (i, m) in input.media().iter().enumerate() {
+        let mine = receiver.medias.get(i);
+        let theirs = sender.medias.get(i);
+        let leg = mine.and_then(|s| s.leg.as_ref());
+        let address = req.media_address.unwrap_or(our_sdp_addr);
+        let port = if m.port() == 0 {
+            0
+        } else {
+            leg.map(|l| l.port).unwrap_or(m.port())
+        };
+        let mut mr = MediaRewrite::from_input(m, address, port);
+        mr.passthrough = mr.passthrough || leg.is_none();
+        mr.protocol = req.transport_protocol.clone();
+        mr.rtcp_attribute = rtcp_attribute;
+        mr.zero_address = theirs.is_some_and(|t| t.desc.zero_address)
+            && !req.replace.zero_address
+            && req.media_address.is_none();
+        if !is_offer {
+            // The answer carries the offer's mid, and the offer's ptime when it has none.
+            mr.mid = mine.and_then(|s| s.desc.mid.clone());
+            if mr.ptime.is_none() {
+                mr.ptime = mine.and_then(|s| s.desc.ptime);
+            }
+        }
+        if let Some(l) = leg {
+            let mux = mine.is_some_and(|s| {
+                if is_offer {
+                    s.mux_offered_to
+                } else {
+                    s.rtcp_mux
+                }
+            });
+            mr.rtcp_mux = mux;
+            mr.rtcp_port = Some(if (mux && !is_offer) || (is_offer && require) {
+                l.port
+            } else {
+                l.rtcp_port
+            });
+        }
+        medias.push(mr);
+    }
+    let origin_address = if req.replace.origin || req.replace.origin_full {
+        Some(our_sdp_addr)
+    } else {
+        None
+    };
+    let rw = SessionRewrite {
+        origin_address,
+        replace_session_connection: req.replace.session_connection,
+        remove_ice: true,
+        strip_extmap: req.flags.strip_extmap,
+        original_sendrecv: req.flags.original_sendrecv,
+        loop_protect: if req.flags.loop_protect {
+            Some(loop_protect_id())
+        } else {
+            None
+        },
+        media: medias,
+        ..SessionRewrite::default()
+    };
+    let flags = ReplaceFlags {
+        username: req.replace.username,
+        session_name: req.replace.session_name,
+        sdp_version: req.replace.sdp_version || req.replace.force_increment_sdp_version,
+    };
+    receiver.origin.rewrite(input, rw, flags, || {
+        rand::rng().random_range(1..=u32::MAX as u64)
+    })
+}
+
+/// The value rtpbridge writes in `a=rtpengine:` with loop-protect: one per process.
+fn loop_protect_id() -> String {
+    use std::sync::OnceLock;
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let mut r = rand::rng();
+        (0..12)
+            .map(|_| char::from(b'a' + r.random_range(0..26u8)))
+            .collect()
+    })
+    .clone()
+}

@@ -1,0 +1,178 @@
+//! The port pool: hands out even/odd RTP/RTCP port pairs (or single ports for rtcp-mux) from the
+//! configured range, per local address, and takes them back when a call lets go of them.
+//!
+//! Ports are handed out round-robin from a free queue and returned to its back, so a port that
+//! was just released is the last to be reused (stray packets of an old call rarely reach a new
+//! one). A port that cannot be bound (taken by another process) is skipped and tried again later.
+
+use std::collections::{HashSet, VecDeque};
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("no free ports left in the range {0}-{1}")]
+    Exhausted(u16, u16),
+}
+
+/// Free ports of one local address.
+#[derive(Debug)]
+pub struct PortPool {
+    min: u16,
+    max: u16,
+    /// Even port numbers whose pair (port, port+1) is free, in hand-out order.
+    free: VecDeque<u16>,
+    in_use: HashSet<u16>,
+}
+
+/// Bound sockets of one allocation. `rtcp` is `None` for a single-port (rtcp-mux) allocation.
+#[derive(Debug)]
+pub struct Allocation {
+    pub rtp: UdpSocket,
+    pub rtcp: Option<UdpSocket>,
+    /// The even base port (the RTP port).
+    pub port: u16,
+}
+
+impl PortPool {
+    pub fn new(min: u16, max: u16) -> PortPool {
+        let first = if min.is_multiple_of(2) {
+            min
+        } else {
+            min.saturating_add(1)
+        };
+        let mut free = VecDeque::new();
+        let mut p = first as u32;
+        while p < max as u32 {
+            free.push_back(p as u16);
+            p += 2;
+        }
+        PortPool {
+            min,
+            max,
+            free,
+            in_use: HashSet::new(),
+        }
+    }
+
+    pub fn free_count(&self) -> usize {
+        self.free.len()
+    }
+
+    pub fn used_count(&self) -> usize {
+        self.in_use.len()
+    }
+
+    /// Binds an even port and, with `with_rtcp`, the odd port above it, on `addr`.
+    pub fn allocate(&mut self, addr: IpAddr, with_rtcp: bool) -> Result<Allocation, PortError> {
+        let tries = self.free.len();
+        for _ in 0..tries {
+            let Some(port) = self.free.pop_front() else {
+                break;
+            };
+            match bind_pair(addr, port, with_rtcp) {
+                Ok((rtp, rtcp)) => {
+                    self.in_use.insert(port);
+                    return Ok(Allocation { rtp, rtcp, port });
+                }
+                Err(_) => self.free.push_back(port),
+            }
+        }
+        Err(PortError::Exhausted(self.min, self.max))
+    }
+
+    /// Returns a pair to the pool. Unknown ports are ignored.
+    pub fn release(&mut self, port: u16) {
+        if self.in_use.remove(&port) {
+            self.free.push_back(port);
+        }
+    }
+}
+
+fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_nonblocking(true)?;
+    // Media sockets see bursts; a larger buffer absorbs them without loss.
+    let _ = s.set_recv_buffer_size(1 << 20);
+    let _ = s.set_send_buffer_size(1 << 20);
+    s.bind(&addr.into())?;
+    Ok(s.into())
+}
+
+fn bind_pair(
+    addr: IpAddr,
+    port: u16,
+    with_rtcp: bool,
+) -> io::Result<(UdpSocket, Option<UdpSocket>)> {
+    let rtp = bind_one(SocketAddr::new(addr, port))?;
+    let rtcp = if with_rtcp {
+        Some(bind_one(SocketAddr::new(addr, port + 1))?)
+    } else {
+        None
+    };
+    Ok((rtp, rtcp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn hands_out_even_pairs_and_reuses_released_last() {
+        let mut pool = PortPool::new(41001, 41010);
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let a = pool.allocate(lo, true).unwrap();
+        assert_eq!(a.port % 2, 0);
+        assert_eq!(
+            a.rtcp.as_ref().unwrap().local_addr().unwrap().port(),
+            a.port + 1
+        );
+        let b = pool.allocate(lo, false).unwrap();
+        assert!(b.rtcp.is_none());
+        assert_ne!(a.port, b.port);
+        let first = a.port;
+        drop(a);
+        pool.release(first);
+        let mut seen = vec![];
+        while let Ok(x) = pool.allocate(lo, true) {
+            seen.push(x.port);
+            std::mem::forget(x.rtp);
+        }
+        assert_eq!(
+            seen.last(),
+            Some(&first),
+            "released port is handed out last"
+        );
+    }
+
+    #[test]
+    fn exhaustion_is_an_error() {
+        let mut pool = PortPool::new(41101, 41103);
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let _a = pool.allocate(lo, true).unwrap();
+        assert!(matches!(
+            pool.allocate(lo, true),
+            Err(PortError::Exhausted(..))
+        ));
+    }
+
+    #[test]
+    fn skips_ports_taken_by_others() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let _squatter = UdpSocket::bind((lo, 41202)).unwrap();
+        let mut pool = PortPool::new(41202, 41205);
+        let a = pool.allocate(lo, true).unwrap();
+        assert_eq!(a.port, 41204);
+    }
+}

@@ -1,0 +1,108 @@
+//! Counters shared between a worker (the only writer) and the control plane (readers).
+//!
+//! Each counter has exactly one writer, so updates are a relaxed load and store rather than a
+//! locked read-modify-write: no lock and no bus-locked instruction on the packet path.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+/// Adds to a single-writer counter.
+#[inline]
+pub fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+/// Packet counters of one direction of one component (RTP or RTCP) of a leg.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
+    pub errors: AtomicU64,
+    /// Unix seconds of the last packet received (0 = none yet).
+    pub last_packet: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            packets: self.packets.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            last_packet: self.last_packet.load(Relaxed),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    pub packets: u64,
+    pub bytes: u64,
+    pub errors: u64,
+    pub last_packet: u64,
+}
+
+/// Everything the control plane may read about one leg (one party's side of one m= section).
+#[derive(Debug, Default)]
+pub struct LegStats {
+    /// Packets received from this party on the RTP port (RTP, and RTCP when muxed).
+    pub rtp: Counters,
+    /// RTCP received from this party.
+    pub rtcp: Counters,
+    pub ssrc: AtomicU32,
+    pub has_ssrc: AtomicBool,
+    /// Whether endpoint learning has confirmed an address.
+    pub confirmed: AtomicBool,
+    /// The learned RTP and RTCP endpoints. Written only when learning changes them (rare), never
+    /// per packet.
+    pub learned: Mutex<(Option<SocketAddr>, Option<SocketAddr>)>,
+}
+
+impl LegStats {
+    pub fn learned(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        self.learned.lock().map(|g| *g).unwrap_or((None, None))
+    }
+}
+
+/// Per-worker totals, including drops by reason.
+#[derive(Debug, Default)]
+pub struct WorkerCounters {
+    pub received: AtomicU64,
+    pub relayed: AtomicU64,
+    pub relayed_bytes: AtomicU64,
+    /// Not RTP/RTCP (first byte outside 128..=191) or too short.
+    pub dropped_malformed: AtomicU64,
+    /// The other side has no known destination yet.
+    pub dropped_no_destination: AtomicU64,
+    /// Rejected by endpoint learning / strict-source.
+    pub dropped_source: AtomicU64,
+    /// Came from one of our own ports (loop-protect).
+    pub dropped_loop: AtomicU64,
+    pub send_errors: AtomicU64,
+}
+
+/// A point-in-time copy of [`WorkerCounters`], summed over workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerTotals {
+    pub received: u64,
+    pub relayed: u64,
+    pub relayed_bytes: u64,
+    pub dropped_malformed: u64,
+    pub dropped_no_destination: u64,
+    pub dropped_source: u64,
+    pub dropped_loop: u64,
+    pub send_errors: u64,
+}
+
+impl WorkerTotals {
+    pub fn add(&mut self, c: &WorkerCounters) {
+        self.received += c.received.load(Relaxed);
+        self.relayed += c.relayed.load(Relaxed);
+        self.relayed_bytes += c.relayed_bytes.load(Relaxed);
+        self.dropped_malformed += c.dropped_malformed.load(Relaxed);
+        self.dropped_no_destination += c.dropped_no_destination.load(Relaxed);
+        self.dropped_source += c.dropped_source.load(Relaxed);
+        self.dropped_loop += c.dropped_loop.load(Relaxed);
+        self.send_errors += c.send_errors.load(Relaxed);
+    }
+}

@@ -1,0 +1,357 @@
+//! A media worker: one thread, one mio poll, and every socket of the calls assigned to it, so a
+//! packet is received and sent on the same thread with no lock. The control plane talks to it
+//! only through [`WorkerCmd`] messages and the shared counters.
+//!
+//! Per packet: one receive, a first-byte check, the latch decision, counter updates and one
+//! send. No allocation: the receive buffer is owned by the worker and reused.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+use mio::net::UdpSocket as MioUdp;
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+
+use super::latch::{Latch, LatchPolicy, Verdict};
+use super::stats::{bump, LegStats, WorkerCounters};
+
+/// Identifies a leg across the control plane and its worker.
+pub type LegId = u64;
+
+const WAKER: Token = Token(usize::MAX);
+const RECV_BUF: usize = 65536;
+
+/// What the control plane decided about a leg (from SDP and flags).
+#[derive(Debug, Clone, Default)]
+pub struct LegConfig {
+    /// The leg whose party receives what this leg's party sends.
+    pub peer: Option<LegId>,
+    /// Where this party said (in SDP) it receives RTP and RTCP.
+    pub advertised_rtp: Option<SocketAddr>,
+    pub advertised_rtcp: Option<SocketAddr>,
+    /// This party sends and receives RTCP on the RTP port.
+    pub rtcp_mux: bool,
+    pub latch: LatchPolicy,
+    /// Drop packets coming from one of our own media ports.
+    pub loop_protect: bool,
+}
+
+pub enum WorkerCmd {
+    AddLeg {
+        id: LegId,
+        rtp: UdpSocket,
+        rtcp: Option<UdpSocket>,
+        stats: Arc<LegStats>,
+    },
+    Configure {
+        id: LegId,
+        cfg: LegConfig,
+    },
+    RemoveLeg {
+        id: LegId,
+    },
+    Shutdown,
+}
+
+struct Leg {
+    id: LegId,
+    rtp: MioUdp,
+    rtcp: Option<MioUdp>,
+    cfg: LegConfig,
+    peer: Option<usize>,
+    rtp_latch: Latch,
+    rtcp_latch: Latch,
+    stats: Arc<LegStats>,
+}
+
+pub struct Worker {
+    poll: Poll,
+    rx: Receiver<WorkerCmd>,
+    legs: Slab<Leg>,
+    ids: std::collections::HashMap<LegId, usize>,
+    counters: Arc<WorkerCounters>,
+    port_range: (u16, u16),
+    buf: Vec<u8>,
+}
+
+fn token(idx: usize, rtcp: bool) -> Token {
+    Token(idx * 2 + rtcp as usize)
+}
+
+fn is_rtcp_on_mux(pkt: &[u8]) -> bool {
+    // RFC 5761: RTCP packet types 192..=223 occupy the second byte where RTP has M+PT.
+    pkt.len() >= 2 && (192..=223).contains(&pkt[1])
+}
+
+impl Worker {
+    pub fn new(
+        rx: Receiver<WorkerCmd>,
+        counters: Arc<WorkerCounters>,
+        port_range: (u16, u16),
+    ) -> io::Result<(Worker, Arc<Waker>)> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        Ok((
+            Worker {
+                poll,
+                rx,
+                legs: Slab::new(),
+                ids: Default::default(),
+                counters,
+                port_range,
+                buf: vec![0u8; RECV_BUF],
+            },
+            waker,
+        ))
+    }
+
+    /// Runs until [`WorkerCmd::Shutdown`] or the control plane goes away.
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            if let Err(e) = self.poll.poll(&mut events, None) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                tracing::error!("media worker poll failed: {e}");
+                return;
+            }
+            let now = Instant::now();
+            let unix = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            for ev in events.iter() {
+                if ev.token() == WAKER {
+                    continue;
+                }
+                let idx = ev.token().0 / 2;
+                let rtcp_sock = ev.token().0 % 2 == 1;
+                self.drain_socket(idx, rtcp_sock, now, unix);
+            }
+            if !self.handle_commands() {
+                return;
+            }
+        }
+    }
+
+    /// Applies queued commands; false when the worker must stop.
+    fn handle_commands(&mut self) -> bool {
+        loop {
+            match self.rx.try_recv() {
+                Ok(WorkerCmd::Shutdown) | Err(TryRecvError::Disconnected) => return false,
+                Err(TryRecvError::Empty) => return true,
+                Ok(cmd) => self.apply(cmd),
+            }
+        }
+    }
+
+    fn apply(&mut self, cmd: WorkerCmd) {
+        match cmd {
+            WorkerCmd::AddLeg {
+                id,
+                rtp,
+                rtcp,
+                stats,
+            } => {
+                let entry = self.legs.vacant_entry();
+                let idx = entry.key();
+                let mut rtp = MioUdp::from_std(rtp);
+                let mut rtcp = rtcp.map(MioUdp::from_std);
+                let reg = self.poll.registry();
+                if let Err(e) = reg.register(&mut rtp, token(idx, false), Interest::READABLE) {
+                    tracing::error!(leg = id, "cannot register RTP socket: {e}");
+                    return;
+                }
+                if let Some(s) = rtcp.as_mut() {
+                    if let Err(e) = reg.register(s, token(idx, true), Interest::READABLE) {
+                        tracing::error!(leg = id, "cannot register RTCP socket: {e}");
+                    }
+                }
+                entry.insert(Leg {
+                    id,
+                    rtp,
+                    rtcp,
+                    cfg: LegConfig::default(),
+                    peer: None,
+                    rtp_latch: Latch::default(),
+                    rtcp_latch: Latch::default(),
+                    stats,
+                });
+                self.ids.insert(id, idx);
+                self.relink();
+            }
+            WorkerCmd::Configure { id, cfg } => {
+                if let Some(&idx) = self.ids.get(&id) {
+                    let leg = &mut self.legs[idx];
+                    leg.rtp_latch.set_advertised(cfg.advertised_rtp);
+                    let rtcp_adv = if cfg.rtcp_mux {
+                        cfg.advertised_rtp
+                    } else {
+                        cfg.advertised_rtcp
+                    };
+                    leg.rtcp_latch.set_advertised(rtcp_adv);
+                    leg.cfg = cfg;
+                    publish_learned(leg);
+                    self.relink();
+                }
+            }
+            WorkerCmd::RemoveLeg { id } => {
+                if let Some(idx) = self.ids.remove(&id) {
+                    let mut leg = self.legs.remove(idx);
+                    let reg = self.poll.registry();
+                    let _ = reg.deregister(&mut leg.rtp);
+                    if let Some(s) = leg.rtcp.as_mut() {
+                        let _ = reg.deregister(s);
+                    }
+                    self.relink();
+                }
+            }
+            WorkerCmd::Shutdown => {}
+        }
+    }
+
+    /// Resolves every leg's peer id to its slab index. Runs on configuration changes only.
+    fn relink(&mut self) {
+        let ids = &self.ids;
+        for (_, leg) in self.legs.iter_mut() {
+            leg.peer = leg.cfg.peer.and_then(|p| ids.get(&p).copied());
+        }
+    }
+
+    fn drain_socket(&mut self, idx: usize, rtcp_sock: bool, now: Instant, unix: u64) {
+        loop {
+            let Some(leg) = self.legs.get(idx) else {
+                return;
+            };
+            let sock = if rtcp_sock {
+                match leg.rtcp.as_ref() {
+                    Some(s) => s,
+                    None => return,
+                }
+            } else {
+                &leg.rtp
+            };
+            let (len, src) = match sock.recv_from(&mut self.buf) {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    // ICMP errors from an earlier send surface here; they are not fatal.
+                    continue;
+                }
+            };
+            self.on_packet(idx, rtcp_sock, len, src, now, unix);
+        }
+    }
+
+    fn on_packet(
+        &mut self,
+        idx: usize,
+        rtcp_sock: bool,
+        len: usize,
+        src: SocketAddr,
+        now: Instant,
+        unix: u64,
+    ) {
+        let c = &self.counters;
+        bump(&c.received, 1);
+        let pkt = &self.buf[..len];
+        if len < 4 || !(128..=191).contains(&pkt[0]) {
+            bump(&c.dropped_malformed, 1);
+            if let Some(leg) = self.legs.get(idx) {
+                bump(&leg.stats.rtp.errors, 1);
+            }
+            return;
+        }
+        let (min, max) = self.port_range;
+        let Some(leg) = self.legs.get_mut(idx) else {
+            return;
+        };
+        if leg.cfg.loop_protect
+            && (min..=max).contains(&src.port())
+            && leg
+                .rtp
+                .local_addr()
+                .map(|a| a.ip() == src.ip())
+                .unwrap_or(false)
+        {
+            bump(&c.dropped_loop, 1);
+            return;
+        }
+        let is_rtcp = rtcp_sock || is_rtcp_on_mux(pkt);
+        let policy = leg.cfg.latch;
+        let verdict = if is_rtcp {
+            leg.rtcp_latch.on_packet(src, now, &policy)
+        } else {
+            leg.rtp_latch.on_packet(src, now, &policy)
+        };
+        match verdict {
+            Verdict::Drop => {
+                bump(&c.dropped_source, 1);
+                return;
+            }
+            Verdict::Learn(addr) => {
+                tracing::debug!(leg = leg.id, %addr, rtcp = is_rtcp, "learned endpoint");
+                if !is_rtcp && !leg.cfg.rtcp_mux && leg.rtcp_latch.current.is_none() {
+                    // Until RTCP arrives, assume it comes from the next port up.
+                    leg.rtcp_latch.current =
+                        Some(SocketAddr::new(addr.ip(), addr.port().wrapping_add(1)));
+                }
+                publish_learned(leg);
+            }
+            Verdict::Accept => {}
+        }
+        let stats = if is_rtcp {
+            &leg.stats.rtcp
+        } else {
+            &leg.stats.rtp
+        };
+        bump(&stats.packets, 1);
+        bump(&stats.bytes, len as u64);
+        stats.last_packet.store(unix, Relaxed);
+        if !is_rtcp && len >= 12 {
+            let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
+            leg.stats.ssrc.store(ssrc, Relaxed);
+            leg.stats.has_ssrc.store(true, Relaxed);
+        }
+        let Some(peer_idx) = leg.peer else {
+            bump(&c.dropped_no_destination, 1);
+            return;
+        };
+        let Some(peer) = self.legs.get(peer_idx) else {
+            bump(&c.dropped_no_destination, 1);
+            return;
+        };
+        let (sock, dest) = if is_rtcp && !peer.cfg.rtcp_mux {
+            match peer.rtcp.as_ref() {
+                Some(s) => (s, peer.rtcp_latch.current),
+                None => (&peer.rtp, peer.rtcp_latch.current),
+            }
+        } else {
+            (&peer.rtp, peer.rtp_latch.current)
+        };
+        let Some(dest) = dest else {
+            bump(&c.dropped_no_destination, 1);
+            return;
+        };
+        match sock.send_to(pkt, dest) {
+            Ok(_) => {
+                bump(&c.relayed, 1);
+                bump(&c.relayed_bytes, len as u64);
+            }
+            Err(_) => bump(&c.send_errors, 1),
+        }
+    }
+}
+
+fn publish_learned(leg: &Leg) {
+    leg.stats.confirmed.store(leg.rtp_latch.confirmed, Relaxed);
+    if let Ok(mut g) = leg.stats.learned.lock() {
+        *g = (leg.rtp_latch.current, leg.rtcp_latch.current);
+    }
+}

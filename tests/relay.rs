@@ -1,0 +1,332 @@
+//! Plain RTP relay through the real binary over real sockets: offer/answer/delete, media both
+//! ways, latching, RTCP, rtcp-mux, re-INVITE, and ports freed on delete.
+
+mod common;
+use common::*;
+use std::net::UdpSocket;
+use std::time::Duration;
+
+struct Call {
+    a: UdpSocket,
+    b: UdpSocket,
+    /// rtpbridge's ports: where A sends, where B sends.
+    to_a_side: u16,
+    to_b_side: u16,
+    offer_sdp: String,
+    answer_sdp: String,
+}
+
+fn setup(
+    c: &NgClient,
+    call_id: &str,
+    a_extra: &str,
+    b_extra: &str,
+    flags: &[(&str, Value)],
+) -> Call {
+    let a = udp("127.0.0.2:0");
+    let b = udp("127.0.0.3:0");
+    let a_port = a.local_addr().unwrap().port();
+    let b_port = b.local_addr().unwrap().port();
+    let mut offer = vec![
+        ("command", s("offer")),
+        ("call-id", s(call_id)),
+        ("from-tag", s("tag-a")),
+        ("sdp", s(&sdp("127.0.0.2", a_port, a_extra))),
+    ];
+    offer.extend(flags.iter().cloned());
+    let r = c.ok(&offer);
+    let offer_sdp = get_str(&r, "sdp");
+    let mut answer = vec![
+        ("command", s("answer")),
+        ("call-id", s(call_id)),
+        ("from-tag", s("tag-a")),
+        ("to-tag", s("tag-b")),
+        ("sdp", s(&sdp("127.0.0.3", b_port, b_extra))),
+    ];
+    answer.extend(flags.iter().cloned());
+    let r = c.ok(&answer);
+    let answer_sdp = get_str(&r, "sdp");
+    Call {
+        a,
+        b,
+        to_b_side: media_port(&offer_sdp),
+        to_a_side: media_port(&answer_sdp),
+        offer_sdp,
+        answer_sdp,
+    }
+}
+
+fn relay_check(
+    from: &UdpSocket,
+    to_port: u16,
+    to: &UdpSocket,
+    from_port_seen: u16,
+    n: u16,
+    ssrc: u32,
+) {
+    for seq in 0..n {
+        let pkt = rtp(ssrc, seq, seq as u8);
+        from.send_to(&pkt, ("127.0.0.1", to_port)).unwrap();
+        let (got, src) = recv(to);
+        assert_eq!(got, pkt, "packet {seq} relayed unchanged");
+        assert_eq!(src.port(), from_port_seen, "relayed from rtpbridge's port");
+    }
+}
+
+#[test]
+fn offer_answer_relay_both_ways_and_delete() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    let call = setup(&c, "relay-1", "", "", &[]);
+    assert!(
+        call.offer_sdp.contains("c=IN IP4 127.0.0.1"),
+        "{}",
+        call.offer_sdp
+    );
+    assert!(
+        call.answer_sdp.contains("c=IN IP4 127.0.0.1"),
+        "{}",
+        call.answer_sdp
+    );
+    assert!((srv.port_min..=srv.port_max).contains(&call.to_a_side));
+    assert!((srv.port_min..=srv.port_max).contains(&call.to_b_side));
+    assert_ne!(call.to_a_side, call.to_b_side);
+
+    relay_check(&call.a, call.to_a_side, &call.b, call.to_b_side, 50, 0x1111);
+    relay_check(&call.b, call.to_b_side, &call.a, call.to_a_side, 50, 0x2222);
+
+    let q = c.ok(&[("command", s("query")), ("call-id", s("relay-1"))]);
+    let totals = get(&q, "totals").unwrap();
+    assert_eq!(get_int(get(totals, "RTP").unwrap(), "packets"), 100);
+
+    let d = c.ok(&[
+        ("command", s("delete")),
+        ("call-id", s("relay-1")),
+        ("from-tag", s("tag-a")),
+        ("delete-delay", Value::Int(0)),
+    ]);
+    assert!(
+        get(&d, "tags").is_some(),
+        "delete with from-tag returns stats"
+    );
+    let q = c.request(&[("command", s("query")), ("call-id", s("relay-1"))]);
+    assert_eq!(get_str(&q, "result"), "error");
+    // The ports are closed and back in the pool: we can bind them ourselves.
+    UdpSocket::bind(("127.0.0.1", call.to_a_side)).expect("RTP port freed");
+    UdpSocket::bind(("127.0.0.1", call.to_b_side + 1)).expect("RTCP port freed");
+}
+
+#[test]
+fn latching_follows_the_real_source() {
+    let srv = Server::start(&["--endpoint-learning=immediate"]);
+    let c = srv.client();
+    let call = setup(&c, "latch-1", "", "", &[]);
+    // A is behind NAT: it sends from another port than the one its SDP named.
+    let nat = udp("127.0.0.2:0");
+    let pkt = rtp(0xaaaa, 1, 1);
+    nat.send_to(&pkt, ("127.0.0.1", call.to_a_side)).unwrap();
+    assert_eq!(recv(&call.b).0, pkt);
+    // B's media must now go to the learned address, not the SDP one.
+    let back = rtp(0xbbbb, 1, 2);
+    call.b
+        .send_to(&back, ("127.0.0.1", call.to_b_side))
+        .unwrap();
+    let (got, src) = recv(&nat);
+    assert_eq!(got, back);
+    assert_eq!(src.port(), call.to_a_side);
+}
+
+#[test]
+fn strict_source_drops_other_sources() {
+    let srv = Server::start(&["--endpoint-learning=immediate"]);
+    let c = srv.client();
+    let call = setup(
+        &c,
+        "strict-1",
+        "",
+        "",
+        &[("flags", list(&["strict-source"]))],
+    );
+    let first = rtp(0x1, 1, 1);
+    call.a
+        .send_to(&first, ("127.0.0.1", call.to_a_side))
+        .unwrap();
+    assert_eq!(recv(&call.b).0, first);
+    let intruder = udp("127.0.0.9:0");
+    intruder
+        .send_to(&rtp(0x666, 1, 9), ("127.0.0.1", call.to_a_side))
+        .unwrap();
+    // The next legitimate packet is the next thing B sees.
+    let second = rtp(0x1, 2, 2);
+    call.a
+        .send_to(&second, ("127.0.0.1", call.to_a_side))
+        .unwrap();
+    assert_eq!(
+        recv(&call.b).0,
+        second,
+        "intruder's packet was not forwarded"
+    );
+}
+
+#[test]
+fn rtcp_is_relayed_on_the_rtcp_ports() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    let a_rtcp = udp("127.0.0.2:0");
+    let b_rtcp = udp("127.0.0.3:0");
+    let a_extra = format!("a=rtcp:{}\r\n", a_rtcp.local_addr().unwrap().port());
+    let b_extra = format!("a=rtcp:{}\r\n", b_rtcp.local_addr().unwrap().port());
+    let call = setup(&c, "rtcp-1", &a_extra, &b_extra, &[]);
+    let a_side_rtcp = rtcp_attr_port(&call.answer_sdp).expect("a=rtcp in answer");
+    let b_side_rtcp = rtcp_attr_port(&call.offer_sdp).expect("a=rtcp in offer");
+    assert_eq!(a_side_rtcp, call.to_a_side + 1);
+    assert_eq!(b_side_rtcp, call.to_b_side + 1);
+    let rr = rtcp_rr(0x1234);
+    a_rtcp.send_to(&rr, ("127.0.0.1", a_side_rtcp)).unwrap();
+    let (got, src) = recv(&b_rtcp);
+    assert_eq!(got, rr);
+    assert_eq!(src.port(), b_side_rtcp);
+    let rr2 = rtcp_rr(0x5678);
+    b_rtcp.send_to(&rr2, ("127.0.0.1", b_side_rtcp)).unwrap();
+    let (got, src) = recv(&a_rtcp);
+    assert_eq!(got, rr2);
+    assert_eq!(src.port(), a_side_rtcp);
+}
+
+#[test]
+fn rtcp_mux_both_sides() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    let call = setup(&c, "mux-1", "a=rtcp-mux\r\n", "a=rtcp-mux\r\n", &[]);
+    assert!(call.offer_sdp.contains("a=rtcp-mux"), "{}", call.offer_sdp);
+    assert!(
+        call.answer_sdp.contains("a=rtcp-mux"),
+        "{}",
+        call.answer_sdp
+    );
+    // RTCP on the RTP port goes to the other side's RTP port.
+    let rr = rtcp_rr(0x99);
+    call.a.send_to(&rr, ("127.0.0.1", call.to_a_side)).unwrap();
+    let (got, src) = recv(&call.b);
+    assert_eq!(got, rr);
+    assert_eq!(src.port(), call.to_b_side);
+    relay_check(&call.b, call.to_b_side, &call.a, call.to_a_side, 5, 0x77);
+}
+
+#[test]
+fn rtcp_mux_demux_splits_rtcp_for_the_answerer() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    let b_rtcp = udp("127.0.0.3:0");
+    let b_extra = format!("a=rtcp:{}\r\n", b_rtcp.local_addr().unwrap().port());
+    let call = setup(
+        &c,
+        "demux-1",
+        "a=rtcp-mux\r\n",
+        &b_extra,
+        &[("rtcp-mux", list(&["demux"]))],
+    );
+    assert!(!call.offer_sdp.contains("a=rtcp-mux"), "{}", call.offer_sdp);
+    assert!(
+        call.answer_sdp.contains("a=rtcp-mux"),
+        "demux accepts mux back: {}",
+        call.answer_sdp
+    );
+    let rr = rtcp_rr(0x42);
+    call.a.send_to(&rr, ("127.0.0.1", call.to_a_side)).unwrap();
+    let (got, src) = recv(&b_rtcp);
+    assert_eq!(got, rr);
+    assert_eq!(src.port(), call.to_b_side + 1);
+}
+
+#[test]
+fn reinvite_keeps_ports() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    let call = setup(&c, "reinv-1", "", "", &[]);
+    let a_port = call.a.local_addr().unwrap().port();
+    let b_port = call.b.local_addr().unwrap().port();
+    let r = c.ok(&[
+        ("command", s("offer")),
+        ("call-id", s("reinv-1")),
+        ("from-tag", s("tag-a")),
+        ("to-tag", s("tag-b")),
+        ("sdp", s(&sdp("127.0.0.2", a_port, "a=sendonly\r\n"))),
+    ]);
+    assert_eq!(media_port(&get_str(&r, "sdp")), call.to_b_side);
+    let r = c.ok(&[
+        ("command", s("answer")),
+        ("call-id", s("reinv-1")),
+        ("from-tag", s("tag-a")),
+        ("to-tag", s("tag-b")),
+        ("sdp", s(&sdp("127.0.0.3", b_port, ""))),
+    ]);
+    assert_eq!(media_port(&get_str(&r, "sdp")), call.to_a_side);
+    // A re-INVITE from the callee (tags swapped) also keeps them.
+    let r = c.ok(&[
+        ("command", s("offer")),
+        ("call-id", s("reinv-1")),
+        ("from-tag", s("tag-b")),
+        ("to-tag", s("tag-a")),
+        ("sdp", s(&sdp("127.0.0.3", b_port, ""))),
+    ]);
+    assert_eq!(media_port(&get_str(&r, "sdp")), call.to_a_side);
+    relay_check(&call.a, call.to_a_side, &call.b, call.to_b_side, 5, 0x31);
+}
+
+#[test]
+fn many_calls_use_distinct_ports_and_delete_returns_them() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    let mut ports = std::collections::HashSet::new();
+    for i in 0..5 {
+        let call = setup(&c, &format!("many-{i}"), "", "", &[]);
+        assert!(ports.insert(call.to_a_side));
+        assert!(ports.insert(call.to_b_side));
+    }
+    let l = c.ok(&[("command", s("list"))]);
+    match get(&l, "calls") {
+        Some(Value::List(v)) => assert_eq!(v.len(), 5),
+        other => panic!("calls list: {other:?}"),
+    }
+    for i in 0..5 {
+        c.ok(&[
+            ("command", s("delete")),
+            ("call-id", s(&format!("many-{i}"))),
+            ("delete-delay", Value::Int(0)),
+        ]);
+    }
+    let l = c.ok(&[("command", s("list"))]);
+    assert_eq!(get(&l, "calls"), Some(&Value::List(vec![])));
+    for p in ports {
+        UdpSocket::bind(("127.0.0.1", p)).expect("port freed after delete");
+    }
+}
+
+#[test]
+fn delete_delay_keeps_call_until_it_expires() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    let call = setup(&c, "dd-1", "", "", &[]);
+    c.ok(&[
+        ("command", s("delete")),
+        ("call-id", s("dd-1")),
+        ("delete-delay", Value::Int(1)),
+    ]);
+    // Still there right after the delete, and media still flows during the delay.
+    c.ok(&[("command", s("query")), ("call-id", s("dd-1"))]);
+    relay_check(&call.a, call.to_a_side, &call.b, call.to_b_side, 2, 0x5);
+    // Gone once the delay has passed (the timer runs about once a second).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let q = c.request(&[("command", s("query")), ("call-id", s("dd-1"))]);
+        if get_str(&q, "result") == "error" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "call not removed after delete-delay"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
