@@ -466,6 +466,14 @@ fn norm(b: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+fn push_warning(warnings: &mut Vec<String>, msg: String) {
+    if warnings.len() < MAX_WARNINGS {
+        warnings.push(msg);
+    } else if warnings.len() == MAX_WARNINGS {
+        warnings.push("further warnings suppressed".into());
+    }
+}
+
 /// If the normalised word `n` starts with `prefix`, the rest of the original `word`.
 fn strip_norm<'w>(word: &'w [u8], n: &[u8], prefix: &[u8]) -> Option<&'w [u8]> {
     if n.starts_with(prefix) {
@@ -480,14 +488,27 @@ fn unescape(b: &[u8]) -> String {
     lossy(b).replace("--", "=").replace("..", " ")
 }
 
-const TRANSPORTS: [&str; 6] = [
+/// The transport protocols rtpengine knows, matched case-insensitively as it does.
+const TRANSPORTS: [&str; 7] = [
     "RTP/AVP",
     "RTP/SAVP",
     "RTP/AVPF",
     "RTP/SAVPF",
     "UDP/TLS/RTP/SAVP",
     "UDP/TLS/RTP/SAVPF",
+    "udptl",
 ];
+
+fn canonical_transport(s: &[u8]) -> Option<&'static str> {
+    TRANSPORTS
+        .iter()
+        .copied()
+        .find(|t| t.as_bytes().eq_ignore_ascii_case(s))
+}
+
+/// At most this many warnings are kept per request; a hostile datagram full of unknown
+/// flags should not turn into thousands of log lines.
+pub const MAX_WARNINGS: usize = 32;
 
 /// Which list a codec operation fills.
 #[derive(Clone, Copy)]
@@ -562,7 +583,13 @@ struct Parser {
 
 impl Parser {
     fn warn(&mut self, msg: String) {
-        self.req.warnings.push(msg);
+        push_warning(&mut self.req.warnings, msg);
+    }
+
+    fn take_warnings(&mut self, from: &mut Vec<String>) {
+        for w in from.drain(..) {
+            self.warn(w);
+        }
     }
 
     fn not_implemented_key(&mut self, key: &[u8]) {
@@ -742,10 +769,10 @@ impl Parser {
                     if s == "accept" {
                         self.req.transport_protocol_accept = true;
                     } else {
-                        if !TRANSPORTS.contains(&s.as_str()) {
-                            self.warn(format!("unknown transport protocol '{s}'"));
+                        match canonical_transport(s.as_bytes()) {
+                            Some(t) => self.req.transport_protocol = Some(t.to_string()),
+                            None => self.warn(format!("unknown transport protocol '{s}'; ignored")),
                         }
-                        self.req.transport_protocol = Some(s);
                     }
                 }
             }
@@ -1353,8 +1380,8 @@ impl Parser {
     /// Flag words with a prefix (`codec-strip-PCMA`, `SDES-no-X`, `replace-origin`, ...),
     /// transport names, and `KEY=VALUE` words.
     fn prefixed_flag_word(&mut self, word: &[u8], n: &[u8]) {
-        if let Some(t) = TRANSPORTS.iter().find(|t| t.as_bytes() == word) {
-            self.req.transport_protocol = Some((*t).to_string());
+        if let Some(t) = canonical_transport(word) {
+            self.req.transport_protocol = Some(t.to_string());
             return;
         }
         let rest = |p: &[u8]| strip_norm(word, n, p);
@@ -1413,10 +1440,9 @@ impl Parser {
             let v = t.bracket(1);
             t.skip_spaces();
             if t.pos < value.len() {
-                t.warnings
-                    .push(format!("unexpected text after ']' in '{}'", lossy(value)));
+                t.warn(format!("unexpected text after ']' in '{}'", lossy(value)));
             }
-            self.req.warnings.append(&mut t.warnings);
+            self.take_warnings(&mut t.warnings);
             v
         } else {
             Value::Bytes(value)
@@ -1432,13 +1458,13 @@ impl Parser {
                 warnings: Vec::new(),
             };
             while let Some((key, value)) = t.next_token() {
-                p.req.warnings.append(&mut t.warnings);
+                p.take_warnings(&mut t.warnings);
                 match value {
                     Some(v) => p.rtpp_key_value(key, &v),
                     None => p.rtpp_word(key),
                 }
             }
-            p.req.warnings.append(&mut t.warnings);
+            p.take_warnings(&mut t.warnings);
             p.apply_transport_bits();
         });
     }
@@ -1531,6 +1557,10 @@ struct Tokenizer<'a> {
 }
 
 impl<'a> Tokenizer<'a> {
+    fn warn(&mut self, msg: String) {
+        push_warning(&mut self.warnings, msg);
+    }
+
     fn peek(&self) -> Option<u8> {
         self.s.get(self.pos).copied()
     }
@@ -1577,8 +1607,7 @@ impl<'a> Tokenizer<'a> {
         self.pos += 1; // '['
         if depth > MAX_NESTING {
             self.skip_group();
-            self.warnings
-                .push("'rtpp-flags' nested too deeply; group ignored".into());
+            self.warn("'rtpp-flags' nested too deeply; group ignored".into());
             return Value::List(Vec::new());
         }
         self.skip_spaces();
@@ -1597,8 +1626,7 @@ impl<'a> Tokenizer<'a> {
             self.skip_spaces();
             match self.peek() {
                 None => {
-                    self.warnings
-                        .push("unterminated '[' in 'rtpp-flags'".into());
+                    self.warn("unterminated '[' in 'rtpp-flags'".into());
                     break;
                 }
                 Some(b']') => {
@@ -1608,7 +1636,7 @@ impl<'a> Tokenizer<'a> {
                 Some(b'[') => {
                     let v = self.bracket(depth + 1);
                     if is_dict {
-                        self.warnings.push(
+                        self.warn(
                             "list without a key in an 'rtpp-flags' dictionary ignored".into(),
                         );
                     } else {
@@ -1626,7 +1654,7 @@ impl<'a> Tokenizer<'a> {
                         };
                         dict.push(key, v);
                     } else {
-                        self.warnings.push(format!(
+                        self.warn(format!(
                             "entry '{}' without '=' in an 'rtpp-flags' dictionary ignored",
                             lossy(key)
                         ));
@@ -2189,6 +2217,37 @@ mod tests {
         let deep = "flags=".repeat(10_000) + "x";
         let r = offer(&[("flags", l(&[&deep]))]);
         assert!(r.warnings.iter().any(|w| w.contains("nested too deeply")));
+    }
+
+    #[test]
+    fn transport_protocols_match_case_insensitively() {
+        for (given, want) in [
+            ("RTP/AVP", Some("RTP/AVP")),
+            ("rtp/savpf", Some("RTP/SAVPF")),
+            ("UDP/TLS/RTP/SAVPF", Some("UDP/TLS/RTP/SAVPF")),
+            ("UDPTL", Some("udptl")),
+            ("TCP/MSRP", None),
+        ] {
+            let r = offer(&[("transport-protocol", s(given))]);
+            assert_eq!(r.transport_protocol.as_deref(), want, "{given}");
+            assert_eq!(r.warnings.is_empty(), want.is_some(), "{given}");
+        }
+        let r = offer(&[("transport-protocol", s("accept"))]);
+        assert!(r.transport_protocol_accept);
+        assert_eq!(r.transport_protocol, None);
+    }
+
+    #[test]
+    fn warnings_are_capped() {
+        let words: Vec<String> = (0..1000).map(|i| format!("junk{i}")).collect();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let r = offer(&[("flags", l(&words))]);
+        assert_eq!(r.warnings.len(), MAX_WARNINGS + 1);
+        assert_eq!(r.warnings[0], "unknown flag 'junk0'");
+        assert_eq!(r.warnings[MAX_WARNINGS], "further warnings suppressed");
+        let rtpp = format!("codec=[a=1 {}]", "x ".repeat(1000));
+        let r = offer(&[("rtpp-flags", s(&rtpp))]);
+        assert_eq!(r.warnings.len(), MAX_WARNINGS + 1);
     }
 
     #[test]
