@@ -633,6 +633,7 @@ fn configure_pair(
                         rtcp_mux: me.rtcp_mux,
                         latch,
                         loop_protect,
+                        rtp: me.desc.protocol.to_ascii_uppercase().contains("RTP"),
                     },
                 );
             }

@@ -8,7 +8,9 @@ use rand::Rng;
 
 use super::model::{MediaDesc, Monologue};
 use crate::ng::request::{NgRequest, RtcpMuxFlag};
-use crate::sdp::{MediaRewrite, ReplaceFlags, RtcpAttribute, SdpError, Session, SessionRewrite};
+use crate::sdp::{
+    Direction, MediaRewrite, ReplaceFlags, RtcpAttribute, SdpError, Session, SessionRewrite,
+};
 
 /// Reads what the call layer needs from each m= section.
 pub fn describe(s: &Session) -> Vec<MediaDesc> {
@@ -27,7 +29,10 @@ pub fn describe(s: &Session) -> Vec<MediaDesc> {
                 protocol: m.protocol().to_string(),
                 port: m.port(),
                 address: conn.as_ref().map(|c| c.ip),
-                zero_address: conn.as_ref().is_some_and(|c| c.is_unspecified()),
+                // A zero address means hold, except for trickle ICE's placeholder (port 9 with
+                // ICE credentials: the candidates come later).
+                zero_address: conn.as_ref().is_some_and(|c| c.is_unspecified())
+                    && !(m.port() == 9 && m.ice_ufrag().is_some()),
                 rtcp: m.rtcp().map(|r| (r.port, r.address)),
                 rtcp_mux: m.rtcp_mux(),
                 codec,
@@ -72,12 +77,19 @@ pub fn rewrite_for(
             leg.map(|l| l.port).unwrap_or(m.port())
         };
         let mut mr = MediaRewrite::from_input(m, address, port);
-        mr.passthrough = mr.passthrough || leg.is_none();
+        // Media we do not relay (TCP-based) stays as it is; a rejected section (port 0) is
+        // still rewritten (its c= and mid), just without our attributes.
+        mr.passthrough = mr.passthrough || (leg.is_none() && m.port() != 0);
         mr.protocol = req.transport_protocol.clone();
         mr.rtcp_attribute = rtcp_attribute;
         mr.zero_address = theirs.is_some_and(|t| t.desc.zero_address)
             && !req.replace.zero_address
             && req.media_address.is_none();
+        if theirs.is_some_and(|t| t.desc.zero_address) {
+            // Held with the zero address: the party does not receive, whatever it says.
+            let d = input.media_direction(i);
+            mr.direction = Some(Direction::from_send_recv(d.sends(), false));
+        }
         if !is_offer {
             // The answer carries the offer's mid, and the offer's ptime when it has none.
             mr.mid = mine.and_then(|s| s.desc.mid.clone());
@@ -138,7 +150,7 @@ fn loop_protect_id() -> String {
     ID.get_or_init(|| {
         let mut r = rand::rng();
         (0..12)
-            .map(|_| char::from(b'a' + r.random_range(0..26u8)))
+            .map(|_| char::from(b"0123456789abcdef"[r.random_range(0..16usize)]))
             .collect()
     })
     .clone()

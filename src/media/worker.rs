@@ -38,6 +38,9 @@ pub struct LegConfig {
     pub latch: LatchPolicy,
     /// Drop packets coming from one of our own media ports.
     pub loop_protect: bool,
+    /// The media is RTP (RTP/AVP and friends). Other UDP media (udptl/T.38, plain UDP) is
+    /// relayed as opaque datagrams, with no RTP checks or RTCP demux.
+    pub rtp: bool,
 }
 
 pub enum WorkerCmd {
@@ -261,8 +264,10 @@ impl Worker {
         let c = &self.counters;
         bump(&c.received, 1);
         let pkt = &self.buf[..len];
-        if len < 4 || !(128..=191).contains(&pkt[0]) {
+        let is_rtp_leg = self.legs.get(idx).is_some_and(|l| l.cfg.rtp);
+        if is_rtp_leg && (len < 4 || !(128..=191).contains(&pkt[0])) {
             bump(&c.dropped_malformed, 1);
+            tracing::trace!(%src, len, "dropped: not RTP/RTCP");
             if let Some(leg) = self.legs.get(idx) {
                 bump(&leg.stats.rtp.errors, 1);
             }
@@ -283,7 +288,7 @@ impl Worker {
             bump(&c.dropped_loop, 1);
             return;
         }
-        let is_rtcp = rtcp_sock || is_rtcp_on_mux(pkt);
+        let is_rtcp = rtcp_sock || (is_rtp_leg && is_rtcp_on_mux(pkt));
         let policy = leg.cfg.latch;
         let verdict = if is_rtcp {
             leg.rtcp_latch.on_packet(src, now, &policy)
@@ -292,6 +297,7 @@ impl Worker {
         };
         match verdict {
             Verdict::Drop => {
+                tracing::trace!(leg = leg.id, %src, "dropped: source rejected");
                 bump(&c.dropped_source, 1);
                 return;
             }
@@ -314,12 +320,13 @@ impl Worker {
         bump(&stats.packets, 1);
         bump(&stats.bytes, len as u64);
         stats.last_packet.store(unix, Relaxed);
-        if !is_rtcp && len >= 12 {
+        if is_rtp_leg && !is_rtcp && len >= 12 {
             let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
             leg.stats.ssrc.store(ssrc, Relaxed);
             leg.stats.has_ssrc.store(true, Relaxed);
         }
         let Some(peer_idx) = leg.peer else {
+            tracing::trace!(leg = leg.id, "dropped: no peer leg");
             bump(&c.dropped_no_destination, 1);
             return;
         };
@@ -336,6 +343,7 @@ impl Worker {
             (&peer.rtp, peer.rtp_latch.current)
         };
         let Some(dest) = dest else {
+            tracing::trace!(%src, "dropped: peer has no destination");
             bump(&c.dropped_no_destination, 1);
             return;
         };
@@ -344,7 +352,10 @@ impl Worker {
                 bump(&c.relayed, 1);
                 bump(&c.relayed_bytes, len as u64);
             }
-            Err(_) => bump(&c.send_errors, 1),
+            Err(e) => {
+                tracing::trace!(%dest, "send failed: {e}");
+                bump(&c.send_errors, 1)
+            }
         }
     }
 }

@@ -590,12 +590,14 @@ pub struct ReplaceFlags {
 /// Per-party (monologue) state behind the username, session-name and SDP-version
 /// replacements. rtpengine remembers the username, session name and version of the first
 /// SDP it rewrites for a party; with the flags it writes those instead of the new SDP's, and
-/// it bumps the version by one whenever the text it sends differs from the text it sent last.
+/// it bumps the version by one whenever the SDP it receives or sends differs (apart from the
+/// origin line) from the last one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OriginTracker {
     username: Option<String>,
     session_name: Option<String>,
     version: Option<u64>,
+    /// The last input and output SDP without their `o=` lines.
     last_output: Option<String>,
 }
 
@@ -647,15 +649,29 @@ impl OriginTracker {
         if !flags.sdp_version {
             return rewrite(input, &rw);
         }
+        // What counts as "changed": the SDP the party sent us or the one we send, each without
+        // its origin line. A new version number alone is not a change; a new port or attribute
+        // on either side is (rtpengine bumps for a changed input port even when ours stays).
+        fn without_origin(text: &str) -> String {
+            text.split("\r\n")
+                .filter(|l| !l.starts_with("o="))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
         rw.sdp_version = Some(version);
         let mut out = rewrite(input, &rw)?;
-        if self.last_output.as_ref().is_some_and(|last| *last != out) {
+        let key = format!(
+            "{}\0{}",
+            without_origin(&input.to_string()),
+            without_origin(&out)
+        );
+        if self.last_output.as_ref().is_some_and(|last| *last != key) {
             version = version.wrapping_add(1);
             self.version = Some(version);
             rw.sdp_version = Some(version);
             out = rewrite(input, &rw)?;
         }
-        self.last_output = Some(out.clone());
+        self.last_output = Some(key);
         Ok(out)
     }
 }

@@ -1201,6 +1201,23 @@ fn sdp_version_tracking() {
 }
 
 #[test]
+fn sdp_version_bumps_when_the_peer_changes_its_sdp() {
+    let flags = ReplaceFlags {
+        sdp_version: true,
+        ..Default::default()
+    };
+    let mut t = OriginTracker::new();
+    let out = tracked(&mut t, &offer(7000, 1, "a"), 40000, flags);
+    assert_eq!(origin_line(&out), "o=a 42 1 IN IP4 198.51.100.5");
+    // The peer moved its port; ours stays: still a change.
+    let out = tracked(&mut t, &offer(7002, 1, "a"), 40000, flags);
+    assert_eq!(origin_line(&out), "o=a 42 2 IN IP4 198.51.100.5");
+    // Only the peer's version moved: not a change.
+    let out = tracked(&mut t, &offer(7002, 9, "a"), 40000, flags);
+    assert_eq!(origin_line(&out), "o=a 42 2 IN IP4 198.51.100.5");
+}
+
+#[test]
 fn username_and_session_name_tracking() {
     let flags = ReplaceFlags {
         username: true,
