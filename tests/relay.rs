@@ -330,3 +330,68 @@ fn delete_delay_keeps_call_until_it_expires() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn sip_source_address_uses_received_from() {
+    // Learning off: where media goes is decided by signalling alone.
+    let srv = Server::start(&["--endpoint-learning=off"]);
+    let c = srv.client();
+    let a = udp("127.0.0.2:0");
+    let b = udp("127.0.0.3:0");
+    let a_port = a.local_addr().unwrap().port();
+    // A's SDP names an address A is not at; the SIP message really came from 127.0.0.2.
+    let r = c.ok(&[
+        ("command", s("offer")),
+        ("call-id", s("sipsrc-1")),
+        ("from-tag", s("tag-a")),
+        ("sdp", s(&sdp("127.0.0.99", a_port, ""))),
+        ("received-from", list(&["IP4", "127.0.0.2"])),
+        ("flags", list(&["SIP-source-address"])),
+    ]);
+    let to_b_side = media_port(&get_str(&r, "sdp"));
+    c.ok(&[
+        ("command", s("answer")),
+        ("call-id", s("sipsrc-1")),
+        ("from-tag", s("tag-a")),
+        ("to-tag", s("tag-b")),
+        (
+            "sdp",
+            s(&sdp("127.0.0.3", b.local_addr().unwrap().port(), "")),
+        ),
+    ]);
+    let pkt = rtp(0x77, 1, 7);
+    b.send_to(&pkt, ("127.0.0.1", to_b_side)).unwrap();
+    assert_eq!(recv(&a).0, pkt, "media went to the received-from address");
+}
+
+#[test]
+fn calls_without_media_time_out_and_calls_with_media_stay() {
+    let srv = Server::start(&["--timeout=2"]);
+    let c = srv.client();
+    let quiet = setup(&c, "quiet-1", "", "", &[]);
+    let busy = setup(&c, "busy-1", "", "", &[]);
+    // Keep media flowing on one call until the quiet one is gone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seq = 0u16;
+    loop {
+        busy.a
+            .send_to(&rtp(0x9, seq, 1), ("127.0.0.1", busy.to_a_side))
+            .unwrap();
+        recv(&busy.b);
+        seq += 1;
+        let q = c.request(&[("command", s("query")), ("call-id", s("quiet-1"))]);
+        if get_str(&q, "result") == "error" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "quiet call never timed out"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(quiet);
+    c.ok(&[("command", s("query")), ("call-id", s("busy-1"))]);
+    let st = c.ok(&[("command", s("statistics"))]);
+    let total = get(get(&st, "statistics").unwrap(), "totalstatistics").unwrap();
+    assert_eq!(get_int(total, "timeoutsessions"), 1);
+}

@@ -6,6 +6,7 @@
 pub mod model;
 mod query;
 mod sdpview;
+mod unsupported;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -143,6 +144,12 @@ impl Registry {
 
     /// Executes one NG command.
     pub fn handle(&mut self, req: &NgRequest, now: Instant) -> Result<OwnedValue, CallError> {
+        for opt in unsupported::ignored_options(req) {
+            tracing::warn!(
+                call_id = req.call_id.as_deref().unwrap_or(""),
+                "option {opt} is accepted but not implemented yet; ignored"
+            );
+        }
         let name = command_name(&req.command);
         *self.totals.commands.entry(name).or_default() += 1;
         let r = match &req.command {
@@ -191,7 +198,7 @@ impl Registry {
         let from_tag = req.from_tag.as_deref().ok_or(CallError::NoFromTag)?;
         let sdp_text = req.sdp.as_deref().ok_or(CallError::NoSdp)?;
         let session = Session::parse(sdp_text).map_err(|e| CallError::BadSdp(e.to_string()))?;
-        let descs = sdpview::describe(&session);
+        let descs = party_descs(&session, req);
         let (secs, us) = unix_now();
 
         if !self.calls.contains_key(call_id) {
@@ -297,6 +304,7 @@ impl Registry {
             }
             let relayed = d.is_relayed() && !d.is_rejected();
             for (m, (bind, _)) in [(a, a_addr), (b, b_addr)] {
+                let tag = call.monologues[m].tag_str().to_string();
                 let side = &mut call.monologues[m].medias[i];
                 let wrong_family = side.leg.as_ref().is_some_and(|l| l.address != bind);
                 if (!relayed || wrong_family) && side.leg.is_some() {
@@ -307,7 +315,7 @@ impl Registry {
                 if relayed && side.leg.is_none() {
                     let leg = self
                         .media
-                        .add_leg(worker, bind)
+                        .add_leg(worker, bind, call_id, &tag)
                         .map_err(|_| CallError::NoPorts)?;
                     side.leg = Some(leg);
                 }
@@ -351,7 +359,7 @@ impl Registry {
         let from_tag = req.from_tag.as_deref().ok_or(CallError::NoFromTag)?;
         let sdp_text = req.sdp.as_deref().ok_or(CallError::NoSdp)?;
         let session = Session::parse(sdp_text).map_err(|e| CallError::BadSdp(e.to_string()))?;
-        let descs = sdpview::describe(&session);
+        let descs = party_descs(&session, req);
         let (secs, _) = unix_now();
         let policy = self.latch_policy(req);
         let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
@@ -532,6 +540,7 @@ impl Registry {
             for leg in call.legs() {
                 self.media.remove_leg(leg);
             }
+            self.media.sync(call.worker);
             let t = &mut self.totals;
             match reason {
                 EndReason::Deleted => t.regular_terminated += 1,
@@ -608,6 +617,22 @@ impl Registry {
         }
         self.media.shutdown();
     }
+}
+
+/// The party's media as its SDP describes it; with `SIP-source-address`, the address the SIP
+/// message came from (`received-from`) replaces the SDP's.
+fn party_descs(session: &Session, req: &NgRequest) -> Vec<model::MediaDesc> {
+    let mut descs = sdpview::describe(session);
+    if req.flags.sip_source_address {
+        if let Some((_, ip)) = req.received_from {
+            for d in &mut descs {
+                if d.address.is_some_and(|a| !a.is_unspecified()) {
+                    d.address = Some(ip);
+                }
+            }
+        }
+    }
+    descs
 }
 
 /// Points the two parties' legs at each other and tells each worker where to send.

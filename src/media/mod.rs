@@ -102,7 +102,14 @@ impl MediaPlane {
     }
 
     /// Binds an RTP/RTCP port pair on `address` and hands it to `worker`.
-    pub fn add_leg(&mut self, worker: usize, address: IpAddr) -> Result<LegHandle, PortError> {
+    /// `call_id` and `tag` label the worker's log lines about this leg.
+    pub fn add_leg(
+        &mut self,
+        worker: usize,
+        address: IpAddr,
+        call_id: &str,
+        tag: &str,
+    ) -> Result<LegHandle, PortError> {
         let (min, max) = self.port_range;
         let pool = self
             .pools
@@ -127,6 +134,8 @@ impl MediaPlane {
                 rtp: alloc.rtp,
                 rtcp: alloc.rtcp,
                 stats,
+                call_id: Arc::from(call_id),
+                tag: Arc::from(tag),
             },
         );
         Ok(handle)
@@ -141,6 +150,16 @@ impl MediaPlane {
         self.send(leg.worker, WorkerCmd::RemoveLeg { id: leg.id });
         if let Some(pool) = self.pools.get_mut(&leg.address) {
             pool.release(leg.port);
+        }
+    }
+
+    /// Waits (briefly) until `worker` has applied every command sent to it so far, e.g. until
+    /// removed legs' sockets are closed, so that a reply to the SIP proxy never overtakes them.
+    pub fn sync(&self, worker: usize) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(worker, WorkerCmd::Sync(tx));
+        if rx.recv_timeout(std::time::Duration::from_secs(1)).is_err() {
+            tracing::warn!(worker, "media worker did not acknowledge in time");
         }
     }
 

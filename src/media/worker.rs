@@ -49,6 +49,9 @@ pub enum WorkerCmd {
         rtp: UdpSocket,
         rtcp: Option<UdpSocket>,
         stats: Arc<LegStats>,
+        /// Call-ID and tag, for log lines.
+        call_id: Arc<str>,
+        tag: Arc<str>,
     },
     Configure {
         id: LegId,
@@ -57,11 +60,14 @@ pub enum WorkerCmd {
     RemoveLeg {
         id: LegId,
     },
+    /// Answered once every command queued before it has been applied.
+    Sync(crossbeam_channel::Sender<()>),
     Shutdown,
 }
 
 struct Leg {
-    id: LegId,
+    call_id: Arc<str>,
+    tag: Arc<str>,
     rtp: MioUdp,
     rtcp: Option<MioUdp>,
     cfg: LegConfig,
@@ -128,16 +134,20 @@ impl Worker {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
+            // Commands first: the control plane queues a leg's configuration before it replies to
+            // the SIP proxy, so any packet that follows that reply must see it.
+            if !self.handle_commands() {
+                return;
+            }
             for ev in events.iter() {
                 if ev.token() == WAKER {
                     continue;
                 }
                 let idx = ev.token().0 / 2;
                 let rtcp_sock = ev.token().0 % 2 == 1;
-                self.drain_socket(idx, rtcp_sock, now, unix);
-            }
-            if !self.handle_commands() {
-                return;
+                if !self.drain_socket(idx, rtcp_sock, now, unix) {
+                    return;
+                }
             }
         }
     }
@@ -160,6 +170,8 @@ impl Worker {
                 rtp,
                 rtcp,
                 stats,
+                call_id,
+                tag,
             } => {
                 let entry = self.legs.vacant_entry();
                 let idx = entry.key();
@@ -167,16 +179,25 @@ impl Worker {
                 let mut rtcp = rtcp.map(MioUdp::from_std);
                 let reg = self.poll.registry();
                 if let Err(e) = reg.register(&mut rtp, token(idx, false), Interest::READABLE) {
-                    tracing::error!(leg = id, "cannot register RTP socket: {e}");
+                    tracing::error!(
+                        call_id = &*call_id,
+                        tag = &*tag,
+                        "cannot register RTP socket: {e}"
+                    );
                     return;
                 }
                 if let Some(s) = rtcp.as_mut() {
                     if let Err(e) = reg.register(s, token(idx, true), Interest::READABLE) {
-                        tracing::error!(leg = id, "cannot register RTCP socket: {e}");
+                        tracing::error!(
+                            call_id = &*call_id,
+                            tag = &*tag,
+                            "cannot register RTCP socket: {e}"
+                        );
                     }
                 }
                 entry.insert(Leg {
-                    id,
+                    call_id,
+                    tag,
                     rtp,
                     rtcp,
                     cfg: LegConfig::default(),
@@ -214,6 +235,9 @@ impl Worker {
                     self.relink();
                 }
             }
+            WorkerCmd::Sync(done) => {
+                let _ = done.send(());
+            }
             WorkerCmd::Shutdown => {}
         }
     }
@@ -226,22 +250,28 @@ impl Worker {
         }
     }
 
-    fn drain_socket(&mut self, idx: usize, rtcp_sock: bool, now: Instant, unix: u64) {
+    /// Reads the socket until it would block; false when the worker must stop.
+    fn drain_socket(&mut self, idx: usize, rtcp_sock: bool, now: Instant, unix: u64) -> bool {
         loop {
+            // A command queued while we drain (e.g. a re-INVITE's new configuration) applies
+            // to the next packet. An empty channel costs a couple of atomic loads.
+            if !self.rx.is_empty() && !self.handle_commands() {
+                return false;
+            }
             let Some(leg) = self.legs.get(idx) else {
-                return;
+                return true;
             };
             let sock = if rtcp_sock {
                 match leg.rtcp.as_ref() {
                     Some(s) => s,
-                    None => return,
+                    None => return true,
                 }
             } else {
                 &leg.rtp
             };
             let (len, src) = match sock.recv_from(&mut self.buf) {
                 Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     // ICMP errors from an earlier send surface here; they are not fatal.
@@ -297,12 +327,12 @@ impl Worker {
         };
         match verdict {
             Verdict::Drop => {
-                tracing::trace!(leg = leg.id, %src, "dropped: source rejected");
+                tracing::trace!(call_id = &*leg.call_id, tag = &*leg.tag, %src, "dropped: source rejected");
                 bump(&c.dropped_source, 1);
                 return;
             }
             Verdict::Learn(addr) => {
-                tracing::debug!(leg = leg.id, %addr, rtcp = is_rtcp, "learned endpoint");
+                tracing::debug!(call_id = &*leg.call_id, tag = &*leg.tag, %addr, rtcp = is_rtcp, "learned endpoint");
                 if !is_rtcp && !leg.cfg.rtcp_mux && leg.rtcp_latch.current.is_none() {
                     // Until RTCP arrives, assume it comes from the next port up.
                     leg.rtcp_latch.current =
@@ -326,7 +356,11 @@ impl Worker {
             leg.stats.has_ssrc.store(true, Relaxed);
         }
         let Some(peer_idx) = leg.peer else {
-            tracing::trace!(leg = leg.id, "dropped: no peer leg");
+            tracing::trace!(
+                call_id = &*leg.call_id,
+                tag = &*leg.tag,
+                "dropped: no peer leg"
+            );
             bump(&c.dropped_no_destination, 1);
             return;
         };
