@@ -56,7 +56,7 @@ pub struct Totals {
     pub final_timeout: u64,
     pub regular_terminated: u64,
     pub forced_terminated: u64,
-    pub commands: HashMap<&'static str, u64>,
+    pub commands: HashMap<String, u64>,
     pub errors: u64,
 }
 
@@ -150,8 +150,11 @@ impl Registry {
                 "option {opt} is accepted but not implemented yet; ignored"
             );
         }
-        let name = command_name(&req.command);
-        *self.totals.commands.entry(name).or_default() += 1;
+        *self
+            .totals
+            .commands
+            .entry(req.command.name().to_string())
+            .or_default() += 1;
         let r = match &req.command {
             Command::Ping => Ok(OwnedValue::dict().with("result", OwnedValue::str("pong"))),
             Command::Offer => self.offer(req, now),
@@ -663,22 +666,6 @@ fn configure_pair(
                 );
             }
         }
-    }
-}
-
-pub fn command_name(c: &Command) -> &'static str {
-    match c {
-        Command::Ping => "ping",
-        Command::Offer => "offer",
-        Command::Answer => "answer",
-        Command::Delete => "delete",
-        Command::Query => "query",
-        Command::List => "list",
-        Command::Statistics => "statistics",
-        Command::StartRecording => "start recording",
-        Command::StopRecording => "stop recording",
-        Command::PauseRecording => "pause recording",
-        _ => "other",
     }
 }
 

@@ -91,7 +91,9 @@ impl PortPool {
     }
 }
 
-fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
+/// Binds a non-blocking UDP socket (IPv6 sockets are IPv6-only), optionally with larger kernel
+/// buffers. Used for media sockets and the NG control socket alike.
+pub fn bind_udp(addr: SocketAddr, buffer: Option<usize>) -> io::Result<UdpSocket> {
     let domain = if addr.is_ipv6() {
         Domain::IPV6
     } else {
@@ -102,11 +104,19 @@ fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
         s.set_only_v6(true)?;
     }
     s.set_nonblocking(true)?;
-    // Media sockets see bursts; a larger buffer absorbs them without loss.
-    let _ = s.set_recv_buffer_size(1 << 20);
-    let _ = s.set_send_buffer_size(1 << 20);
+    if let Some(size) = buffer {
+        let _ = s.set_recv_buffer_size(size);
+        let _ = s.set_send_buffer_size(size);
+    }
     s.bind(&addr.into())?;
     Ok(s.into())
+}
+
+/// Media sockets see bursts; a larger buffer absorbs them without loss.
+const MEDIA_SOCKET_BUFFER: usize = 1 << 20;
+
+fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
+    bind_udp(addr, Some(MEDIA_SOCKET_BUFFER))
 }
 
 fn bind_pair(

@@ -2,7 +2,7 @@
 //! the call registry. One control thread; packets never pass through here.
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +12,7 @@ use super::cookie_cache::CookieCache;
 use super::message::{encode_reply, error_reply, split_datagram, NgError};
 use super::request::parse_request;
 use crate::call::Registry;
+use crate::media::ports::bind_udp;
 
 /// How long a reply is kept for retransmitted requests (rtpengine keeps them about 30 s).
 pub const REPLY_CACHE_TTL: Duration = Duration::from_secs(30);
@@ -76,30 +77,13 @@ pub struct UdpControl {
     cache: CookieCache,
 }
 
-fn bind_control(addr: SocketAddr) -> io::Result<UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let domain = if addr.is_ipv6() {
-        Domain::IPV6
-    } else {
-        Domain::IPV4
-    };
-    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-    if addr.is_ipv6() {
-        // The IPv4 side, if wanted, is its own socket.
-        s.set_only_v6(true)?;
-    }
-    s.set_nonblocking(true)?;
-    s.bind(&addr.into())?;
-    Ok(s.into())
-}
-
 impl UdpControl {
     /// Binds every given address (rtpengine binds both 0.0.0.0 and :: for a bare port).
     pub fn bind(addrs: &[SocketAddr]) -> io::Result<UdpControl> {
         let poll = mio::Poll::new()?;
         let mut socks = Vec::new();
         for (i, a) in addrs.iter().enumerate() {
-            let mut s = mio::net::UdpSocket::from_std(bind_control(*a)?);
+            let mut s = mio::net::UdpSocket::from_std(bind_udp(*a, None)?);
             poll.registry()
                 .register(&mut s, mio::Token(i), mio::Interest::READABLE)?;
             socks.push(s);
