@@ -395,3 +395,34 @@ fn calls_without_media_time_out_and_calls_with_media_stay() {
     let total = get(get(&st, "statistics").unwrap(), "totalstatistics").unwrap();
     assert_eq!(get_int(total, "timeoutsessions"), 1);
 }
+
+#[test]
+fn loop_protect_leaves_its_own_sdp_untouched() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    let flags = ("flags", list(&["loop-protect"]));
+    let r = c.ok(&[
+        ("command", s("offer")),
+        ("call-id", s("loop-1")),
+        ("from-tag", s("a")),
+        ("sdp", s(&sdp("127.0.0.2", 7000, ""))),
+        flags.clone(),
+    ]);
+    let first = get_str(&r, "sdp");
+    assert!(first.contains("a=rtpengine:"), "{first}");
+    // The same SDP comes back through a signalling loop: not processed again.
+    let r = c.ok(&[
+        ("command", s("offer")),
+        ("call-id", s("loop-2")),
+        ("from-tag", s("b")),
+        ("sdp", s(&first)),
+        flags,
+    ]);
+    assert_eq!(get_str(&r, "sdp"), first);
+    let l = c.ok(&[("command", s("list"))]);
+    assert_eq!(
+        get(&l, "calls"),
+        Some(&Value::List(vec![s("loop-1")])),
+        "no call set up for the loop"
+    );
+}

@@ -201,6 +201,9 @@ impl Registry {
         let from_tag = req.from_tag.as_deref().ok_or(CallError::NoFromTag)?;
         let sdp_text = req.sdp.as_deref().ok_or(CallError::NoSdp)?;
         let session = Session::parse(sdp_text).map_err(|e| CallError::BadSdp(e.to_string()))?;
+        if sdpview::is_own_loop(&session, req) {
+            return Ok(untouched(sdp_text));
+        }
         let descs = party_descs(&session, req);
         let (secs, us) = unix_now();
 
@@ -362,6 +365,9 @@ impl Registry {
         let from_tag = req.from_tag.as_deref().ok_or(CallError::NoFromTag)?;
         let sdp_text = req.sdp.as_deref().ok_or(CallError::NoSdp)?;
         let session = Session::parse(sdp_text).map_err(|e| CallError::BadSdp(e.to_string()))?;
+        if sdpview::is_own_loop(&session, req) {
+            return Ok(untouched(sdp_text));
+        }
         let descs = party_descs(&session, req);
         let (secs, _) = unix_now();
         let policy = self.latch_policy(req);
@@ -620,6 +626,14 @@ impl Registry {
         }
         self.media.shutdown();
     }
+}
+
+/// The reply for an SDP we must not touch (loop-protect found our own marker).
+fn untouched(sdp: &str) -> OwnedValue {
+    tracing::info!("SDP already carries our loop-protect marker; passed on untouched");
+    OwnedValue::dict()
+        .with("sdp", OwnedValue::str(sdp))
+        .with("result", OwnedValue::str("ok"))
 }
 
 /// The party's media as its SDP describes it; with `SIP-source-address`, the address the SIP

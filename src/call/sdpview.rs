@@ -143,6 +143,12 @@ pub fn rewrite_for(
     })
 }
 
+/// With loop-protect: whether this SDP already went through us (it carries our marker), in
+/// which case it is passed on untouched.
+pub fn is_own_loop(input: &Session, req: &NgRequest) -> bool {
+    req.flags.loop_protect && input.attrs("rtpengine").any(|v| v == loop_protect_id())
+}
+
 /// The value rtpbridge writes in `a=rtpengine:` with loop-protect: one per process.
 fn loop_protect_id() -> String {
     use std::sync::OnceLock;
