@@ -13,7 +13,8 @@
 //!   `strip=full`/`mask=full`; an empty result restores the offerer's list (rtpengine calls
 //!   that a usage error). Finally telephone-event and CN of a clock rate that no media codec
 //!   has any more are removed, when a codec of that clock rate (or any telephone-event/CN)
-//!   was removed by an option.
+//!   was removed by an option (when that leaves nothing, the offerer's list is restored too;
+//!   rtpengine writes an `m=` line without formats).
 //! - from the offerer we take its codecs minus `strip` (re-added by `offer`/`transcode`) and
 //!   minus `ignore`; `accept`/`consume`/`always transcode` mark codecs that rtpengine would
 //!   transcode to if the answerer refused them.
@@ -246,6 +247,9 @@ pub fn offer(
     }
     out.restore_if_empty(offered);
     out.drop_stray_supplemental();
+    // Only telephone-event/CN were left, and they went with their clock rate: rtpengine then
+    // sends an m= line without formats; treat it as the usage error it is.
+    out.restore_if_empty(offered);
 
     // What we take from the offerer.
     let mut usable = Store::new(offered);
@@ -473,6 +477,9 @@ pub struct SideCodecs {
     pub offer: Option<OfferPlan>,
     /// What this party may send us, and how its payload types are renumbered.
     pub inbound: PayloadTypes,
+    /// An answer has settled `inbound`; a re-offer keeps it until its own answer arrives, so
+    /// renumbered media keeps flowing during a re-INVITE.
+    pub negotiated: bool,
 }
 
 #[cfg(test)]

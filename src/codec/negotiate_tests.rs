@@ -459,6 +459,14 @@ fn stripping_a_clock_rate_drops_its_telephone_event() {
     );
     let plan = offer(&o, p, &flags()).unwrap();
     assert_eq!(pts(&plan.out), [0, 96, 97]);
+    // Stripping every voice codec would leave telephone-event alone and then nothing: the
+    // offer goes on unchanged instead of without formats.
+    let (o, p) = section("m=audio 2000 RTP/AVP 0 8 101|a=rtpmap:101 telephone-event/8000");
+    let strip = CodecFlags {
+        strip: list(&["PCMU", "PCMA"]),
+        ..flags()
+    };
+    assert_eq!(pts(&offer(&o, p, &strip).unwrap().out), [0, 8, 101]);
 }
 
 #[test]

@@ -3,13 +3,14 @@
 //!
 //! One [`PayloadTypes`] lives in each leg's configuration on the media worker. It is a 128-bit
 //! bitmap and a 128-byte table: checking and renumbering a packet is two array reads and, when
-//! the legs number a codec differently, one byte written in place.
+//! the legs number a codec differently, one byte written in place. The table is boxed so the
+//! worker's command messages stay small; it is built on the control plane, never per packet.
 
 /// Allowed payload types of one sender, and the number each is rewritten to.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PayloadTypes {
     allowed: u128,
-    map: [u8; 128],
+    map: Box<[u8; 128]>,
 }
 
 impl Default for PayloadTypes {
@@ -34,12 +35,10 @@ impl std::fmt::Debug for PayloadTypes {
     }
 }
 
-const fn identity() -> [u8; 128] {
-    let mut m = [0u8; 128];
-    let mut i = 0;
-    while i < 128 {
-        m[i] = i as u8;
-        i += 1;
+fn identity() -> Box<[u8; 128]> {
+    let mut m = Box::new([0u8; 128]);
+    for (i, v) in m.iter_mut().enumerate() {
+        *v = i as u8;
     }
     m
 }
