@@ -12,7 +12,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::codec::{self, AnswerPlan, CodecError, CodecFlags, OfferPlan, PayloadTypes};
+use crate::codec::{
+    self, AnswerPlan, CodecError, CodecFlags, MediaCodecs, OfferPlan, PayloadTypes,
+};
 use crate::config::{Config, Interface};
 use crate::media::latch::LatchPolicy;
 use crate::media::{LegConfig, MediaPlane};
@@ -697,11 +699,10 @@ pub fn command_name(c: &Command) -> &'static str {
 
 /// The offer's codec plan for one section: `None` for sections without RTP codecs.
 fn offer_codecs(m: &Media, flags: &CodecFlags) -> Result<Option<OfferPlan>, CallError> {
-    if !m.is_rtp() || m.is_message() {
-        return Ok(None);
+    match MediaCodecs::from_media(m).map_err(|e| CallError::BadSdp(e.to_string()))? {
+        Some(section) => Ok(Some(codec::offer(&section, flags)?)),
+        None => Ok(None),
     }
-    let codecs = m.codecs().map_err(|e| CallError::BadSdp(e.to_string()))?;
-    Ok(Some(codec::offer(&codecs, m.ptime(), flags)?))
 }
 
 /// The answer's codec plan for one section, given the offerer's plan for it.
@@ -710,17 +711,13 @@ fn answer_codecs(
     offer: Option<&OfferPlan>,
     flags: &CodecFlags,
 ) -> Result<Option<AnswerPlan>, CallError> {
-    let Some(offer) = offer.filter(|_| m.is_rtp() && !m.is_message()) else {
+    let Some(offer) = offer else {
         return Ok(None);
     };
-    let codecs = m.codecs().map_err(|e| CallError::BadSdp(e.to_string()))?;
-    Ok(Some(codec::answer(
-        offer,
-        &codecs,
-        m.ptime(),
-        m.port() == 0,
-        flags,
-    )?))
+    match MediaCodecs::from_media(m).map_err(|e| CallError::BadSdp(e.to_string()))? {
+        Some(section) => Ok(Some(codec::answer(offer, &section, m.port() == 0, flags)?)),
+        None => Ok(None),
+    }
 }
 
 /// Records an offer's codecs: what goes to the answerer (`b`) and what each may send until

@@ -67,6 +67,10 @@ pub enum Family {
     Amr,
     AmrWb,
     G7221,
+    /// Retransmission (RFC 4588): `apt=` names the payload type it repairs.
+    Rtx,
+    /// Redundant audio (RFC 2198): the fmtp lists the payload types it carries.
+    Red,
     /// G.711, G.722, GSM, G.729, and every codec without format-selecting parameters.
     Plain,
 }
@@ -84,6 +88,8 @@ impl Family {
             ("AMR", Family::Amr),
             ("AMR-WB", Family::AmrWb),
             ("G7221", Family::G7221),
+            ("rtx", Family::Rtx),
+            ("red", Family::Red),
         ];
         TABLE
             .iter()
@@ -271,8 +277,77 @@ pub fn answer_matches(offered: &Codec, answered: &Codec) -> bool {
             (Some(x), Some(y)) => x.parse::<u32>().ok() == y.parse::<u32>().ok(),
             _ => true,
         },
+        // Which codec they serve is checked by the caller, through the payload types.
+        Family::Rtx | Family::Red => true,
         Family::TelephoneEvent | Family::ComfortNoise | Family::Opus | Family::Plain => true,
     }
+}
+
+/// Whether `c` only makes sense with other payload types of the section (rtx, RED).
+pub fn is_dependent(c: &Codec) -> bool {
+    c.encoding
+        .as_deref()
+        .and_then(Encoding::parse)
+        .is_some_and(|e| matches!(e.family(), Family::Rtx | Family::Red))
+}
+
+/// The payload types an rtx (`apt=N`) or RED (`N/M/...`) format refers to, in order.
+/// Empty for other codecs and when the fmtp does not say.
+pub fn referenced_payload_types(c: &Codec) -> Vec<u8> {
+    let fmtp = c.fmtp.as_deref();
+    let family = c
+        .encoding
+        .as_deref()
+        .and_then(Encoding::parse)
+        .map(|e| e.family());
+    let pt = |v: &str| v.trim().parse::<u8>().ok().filter(|p| *p < 128);
+    match family {
+        Some(Family::Rtx) => fmtp_param(fmtp, "apt").and_then(pt).into_iter().collect(),
+        Some(Family::Red) => fmtp_params(fmtp.unwrap_or(""))
+            .find(|(k, _)| k.is_empty())
+            .map(|(_, v)| v.split('/').map(pt).collect::<Option<Vec<u8>>>())
+            .unwrap_or_default()
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// `c` with the payload types its fmtp refers to renumbered by `map` (rtx's `apt=`; RED's
+/// list). `None` when a reference has no number under `map`.
+pub fn renumber_references(c: &Codec, map: impl Fn(u8) -> Option<u8>) -> Option<Codec> {
+    let Some(fmtp) = c.fmtp.as_deref() else {
+        return Some(c.clone());
+    };
+    let red = c
+        .encoding
+        .as_deref()
+        .and_then(Encoding::parse)
+        .is_some_and(|e| e.family() == Family::Red);
+    let mut parts = Vec::new();
+    for part in fmtp.split(';') {
+        let trimmed = part.trim_start();
+        let lead = &part[..part.len() - trimmed.len()];
+        let renumbered = match trimmed.split_once('=') {
+            Some((k, v)) if !red && k.trim().eq_ignore_ascii_case("apt") => {
+                let n = map(v.trim().parse().ok()?)?;
+                format!("{lead}{}={n}", k.trim())
+            }
+            None if red && !trimmed.is_empty() => {
+                let pts = trimmed
+                    .trim_end()
+                    .split('/')
+                    .map(|p| p.trim().parse().ok().and_then(&map).map(|n| n.to_string()))
+                    .collect::<Option<Vec<String>>>()?;
+                format!("{lead}{}", pts.join("/"))
+            }
+            _ => part.to_string(),
+        };
+        parts.push(renumbered);
+    }
+    Some(Codec {
+        fmtp: Some(parts.join(";")),
+        ..c.clone()
+    })
 }
 
 #[cfg(test)]
@@ -750,6 +825,25 @@ mod tests {
         );
         assert_eq!(fmtp_param(Some(f), "PACKETIZATION-MODE"), Some("1"));
         assert_eq!(fmtp_param(None, "x"), None);
+    }
+
+    #[test]
+    fn references_of_rtx_and_red() {
+        let rtx = c(97, "rtx/90000", "apt=96;rtx-time=3000");
+        assert!(is_dependent(&rtx));
+        assert_eq!(referenced_payload_types(&rtx), [96]);
+        let red = c(63, "red/48000/2", "111/111");
+        assert_eq!(referenced_payload_types(&red), [111, 111]);
+        assert!(referenced_payload_types(&c(0, "PCMU/8000", "apt=1")).is_empty());
+        let map = |p: u8| (p == 96 || p == 111).then_some(p + 4);
+        let r = renumber_references(&rtx, map).unwrap();
+        assert_eq!(r.fmtp.as_deref(), Some("apt=100;rtx-time=3000"));
+        let r = renumber_references(&c(97, "rtx/90000", "rtx-time=3000; APT=96"), map).unwrap();
+        assert_eq!(r.fmtp.as_deref(), Some("rtx-time=3000; APT=100"));
+        let r = renumber_references(&red, map).unwrap();
+        assert_eq!(r.fmtp.as_deref(), Some("115/115"));
+        assert_eq!(renumber_references(&c(98, "rtx/90000", "apt=7"), map), None);
+        assert_eq!(renumber_references(&c(98, "rtx/90000", "apt=x"), map), None);
     }
 
     #[test]

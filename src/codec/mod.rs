@@ -20,5 +20,5 @@ pub mod negotiate;
 pub mod payload;
 
 pub use flags::CodecFlags;
-pub use negotiate::{answer, offer, AnswerPlan, CodecError, OfferPlan, SideCodecs};
+pub use negotiate::{answer, offer, AnswerPlan, CodecError, MediaCodecs, OfferPlan, SideCodecs};
 pub use payload::PayloadTypes;

@@ -20,7 +20,9 @@
 //!   transcode to if the answerer refused them.
 //! - answer: the answer's own `strip`/`offer`; every answer codec that matches an offered
 //!   format is kept, in the answer's order (a same-numbered match first); `single codec`
-//!   keeps the first media codec and every telephone-event/CN.
+//!   keeps the first media codec and every telephone-event/CN. rtx matches through the codec
+//!   its `apt=` names (rewritten to the offerer's number); RED only where the payload types
+//!   it carries inside its packets are numbered alike on both legs.
 //!
 //! What needs transcoding is refused with [`CodecError::NeedsTranscoding`]: `transcode` of a
 //! codec the offerer did not offer, a `ptime` other than the offerer's, a `ptime-reverse`
@@ -34,11 +36,45 @@
 //! telephone-event alone. A rejected section (port 0) lists the matching codecs, else the
 //! offer's first.
 
-use crate::sdp::Codec;
+use crate::sdp::{Codec, Media, SdpError};
 
 use super::flags::{is_all, rtpengine_can_synthesise, spec_matches, CodecFlags};
-use super::format::{answer_matches, clock_rate, is_supplemental, Encoding};
+use super::format::{
+    answer_matches, clock_rate, is_dependent, is_supplemental, referenced_payload_types,
+    renumber_references, Encoding,
+};
 use super::payload::PayloadTypes;
+
+/// The codec model of one RTP media section: its payload types in `m=` order with their
+/// `a=rtpmap` (or the static table's), `a=fmtp` and `a=rtcp-fb`, and the section's
+/// packetization times.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaCodecs {
+    pub codecs: Vec<Codec>,
+    /// `a=ptime`.
+    pub ptime: Option<u32>,
+    /// `a=maxptime`.
+    pub maxptime: Option<u32>,
+}
+
+impl MediaCodecs {
+    /// The model of an RTP section; `None` for sections without RTP payload types (udptl,
+    /// MSRP, ...). A format that is not a payload type number is an error.
+    pub fn from_media(m: &Media) -> Result<Option<MediaCodecs>, SdpError> {
+        if !m.is_rtp() || m.is_message() {
+            return Ok(None);
+        }
+        let maxptime = m
+            .attr("maxptime")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .filter(|v| *v > 0);
+        Ok(Some(MediaCodecs {
+            codecs: m.codecs()?,
+            ptime: m.ptime(),
+            maxptime,
+        }))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
@@ -51,8 +87,8 @@ pub enum CodecError {
 pub struct OfferPlan {
     /// The codecs of the offer sent on, in order, in the offerer's numbering.
     pub out: Vec<Codec>,
-    /// The codecs the offerer offered.
-    pub offered: Vec<Codec>,
+    /// The offerer's section as it offered it.
+    pub offered: MediaCodecs,
     /// The offered codecs rtpbridge takes from the offerer (not stripped, not ignored).
     pub usable: Vec<Codec>,
     /// Payload types (offerer's numbers) that `accept`/`consume` marked for transcoding.
@@ -212,12 +248,8 @@ fn describe(c: &Codec) -> String {
 }
 
 /// Applies the offer's codec options to the offerer's codecs of one RTP section.
-/// `ptime` is the section's `a=ptime`.
-pub fn offer(
-    offered: &[Codec],
-    ptime: Option<u32>,
-    flags: &CodecFlags,
-) -> Result<OfferPlan, CodecError> {
+pub fn offer(section: &MediaCodecs, flags: &CodecFlags) -> Result<OfferPlan, CodecError> {
+    let offered = &section.codecs[..];
     // The offer sent on.
     let mut out = Store::new(offered);
     out.strip(&flags.strip, &flags.except);
@@ -279,7 +311,7 @@ pub fn offer(
     }
 
     if let Some(want) = flags.ptime {
-        let have = ptime.unwrap_or_else(|| default_ptime(&out.codecs));
+        let have = section.ptime.unwrap_or_else(|| default_ptime(&out.codecs));
         if want != have {
             return Err(CodecError::NeedsTranscoding(format!(
                 "ptime {want} (the offer sends {have} ms packets; repacketizing)"
@@ -288,7 +320,7 @@ pub fn offer(
     }
     Ok(OfferPlan {
         out: out.codecs,
-        offered: offered.to_vec(),
+        offered: section.clone(),
         usable: usable.codecs,
         accepted,
         ptime: flags.ptime,
@@ -310,18 +342,18 @@ impl OfferPlan {
     }
 }
 
-/// Matches the answerer's codecs of one RTP section to the offer. `ptime` is the answer's
-/// `a=ptime`; `rejected`: the answer's port is 0.
+/// Matches the answerer's codecs of one RTP section to the offer. `rejected`: the answer's
+/// port is 0.
 pub fn answer(
     plan: &OfferPlan,
-    answered: &[Codec],
-    ptime: Option<u32>,
+    section: &MediaCodecs,
     rejected: bool,
     flags: &CodecFlags,
 ) -> Result<AnswerPlan, CodecError> {
+    let answered = &section.codecs[..];
     let mut warnings = Vec::new();
     if let (Some(want), false) = (plan.ptime_reverse, rejected) {
-        let have = ptime.unwrap_or_else(|| default_ptime(answered));
+        let have = section.ptime.unwrap_or_else(|| default_ptime(answered));
         if want != have {
             return Err(CodecError::NeedsTranscoding(format!(
                 "ptime-reverse {want} (the answer sends {have} ms packets; repacketizing)"
@@ -338,25 +370,33 @@ pub fn answer(
     ans.restore_if_empty(answered);
 
     // Match by format; a same-numbered match first, then the first free one in offer order.
+    // rtx and RED come second: they match through the codecs they serve.
     let usable = |c: &Codec| plan.usable.iter().any(|u| u.payload_type == c.payload_type);
     let mut taken = vec![false; plan.out.len()];
-    let mut matched: Vec<(Codec, u8)> = Vec::new();
-    for a in &ans.codecs {
-        let free = |i: usize, o: &Codec| !taken[i] && usable(o) && answer_matches(o, a);
-        let idx = plan
-            .out
+    // (position in the answer, the answer's codec, the offer's payload type)
+    let mut matched: Vec<(usize, Codec, u8)> = Vec::new();
+    let pick = |taken: &[bool], a: &Codec, fits: &dyn Fn(&Codec) -> bool| {
+        let free = |i: usize, o: &Codec| !taken[i] && usable(o) && answer_matches(o, a) && fits(o);
+        plan.out
             .iter()
             .enumerate()
             .position(|(i, o)| o.payload_type == a.payload_type && free(i, o))
-            .or_else(|| plan.out.iter().enumerate().position(|(i, o)| free(i, o)));
-        if let Some(i) = idx {
+            .or_else(|| plan.out.iter().enumerate().position(|(i, o)| free(i, o)))
+    };
+    for (n, a) in ans
+        .codecs
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !is_dependent(a))
+    {
+        if let Some(i) = pick(&taken, a, &|_| true) {
             taken[i] = true;
-            matched.push((a.clone(), plan.out[i].payload_type));
+            matched.push((n, a.clone(), plan.out[i].payload_type));
         }
     }
     if flags.single_codec {
         let mut seen_media = false;
-        matched.retain(|(a, _)| {
+        matched.retain(|(_, a, _)| {
             if is_supplemental(a) {
                 return true;
             }
@@ -365,6 +405,37 @@ pub fn answer(
             keep
         });
     }
+    for (n, a) in ans
+        .codecs
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| is_dependent(a))
+    {
+        // The codecs it serves, in the offerer's numbers; RED carries payload types inside
+        // its packets, so it is kept only where both sides number them alike.
+        let red = a
+            .encoding
+            .as_deref()
+            .is_some_and(|e| e.to_ascii_lowercase().starts_with("red/"));
+        let to_offer = |pt: u8| {
+            matched
+                .iter()
+                .find(|(_, m, _)| m.payload_type == pt)
+                .map(|(_, _, o)| *o)
+                .filter(|o| !red || *o == pt)
+        };
+        let Some(renumbered) = renumber_references(a, to_offer) else {
+            continue;
+        };
+        let refs = referenced_payload_types(&renumbered);
+        let fits = |o: &Codec| referenced_payload_types(o) == refs;
+        if let Some(i) = pick(&taken, a, &fits) {
+            taken[i] = true;
+            matched.push((n, renumbered, plan.out[i].payload_type));
+        }
+    }
+    matched.sort_by_key(|(n, _, _)| *n);
+    let matched: Vec<(Codec, u8)> = matched.into_iter().map(|(_, a, pt)| (a, pt)).collect();
 
     // The answer for the offerer: the answerer's codec lines in the offerer's numbering.
     let mut out: Vec<Codec> = matched

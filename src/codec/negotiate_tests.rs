@@ -1,8 +1,8 @@
 use super::*;
 use crate::sdp::Session;
 
-/// The codecs and `a=ptime` of a one-section SDP given as its media lines (`|`-separated).
-fn section(lines: &str) -> (Vec<Codec>, Option<u32>) {
+/// The codec model of a one-section SDP given as its media lines (`|`-separated).
+fn section(lines: &str) -> MediaCodecs {
     let mut text =
         String::from("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n");
     for l in lines.split('|') {
@@ -10,8 +10,9 @@ fn section(lines: &str) -> (Vec<Codec>, Option<u32>) {
         text.push_str("\r\n");
     }
     let s = Session::parse(&text).expect("test SDP parses");
-    let m = &s.media()[0];
-    (m.codecs().expect("codecs"), m.ptime())
+    MediaCodecs::from_media(&s.media()[0])
+        .expect("codecs")
+        .expect("an RTP section")
 }
 
 fn pts(c: &[Codec]) -> Vec<u8> {
@@ -33,12 +34,29 @@ fn negotiate(
     answer_lines: &str,
     aflags: &CodecFlags,
 ) -> (OfferPlan, AnswerPlan) {
-    let (o, optime) = section(offer_lines);
-    let plan = offer(&o, optime, oflags).expect("offer");
-    let (a, aptime) = section(answer_lines);
+    let plan = offer(&section(offer_lines), oflags).expect("offer");
     let rejected = answer_lines.starts_with("m=audio 0 ");
-    let ans = answer(&plan, &a, aptime, rejected, aflags).expect("answer");
+    let ans = answer(&plan, &section(answer_lines), rejected, aflags).expect("answer");
     (plan, ans)
+}
+
+#[test]
+fn section_model() {
+    let m = section(
+        "m=audio 2000 RTP/AVP 0 96 101|a=rtpmap:96 opus/48000/2|a=fmtp:96 useinbandfec=1|\
+         a=rtcp-fb:96 transport-cc|a=rtpmap:101 telephone-event/48000|a=ptime:20|a=maxptime:40",
+    );
+    assert_eq!(pts(&m.codecs), [0, 96, 101]);
+    assert_eq!(
+        m.codecs[0].encoding.as_deref(),
+        Some("PCMU/8000"),
+        "static rtpmap"
+    );
+    assert_eq!(m.codecs[1].fmtp.as_deref(), Some("useinbandfec=1"));
+    assert_eq!(m.codecs[1].rtcp_fb, ["transport-cc"]);
+    assert_eq!((m.ptime, m.maxptime), (Some(20), Some(40)));
+    let s = Session::parse("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=image 2000 udptl t38\r\n").unwrap();
+    assert_eq!(MediaCodecs::from_media(&s.media()[0]), Ok(None));
 }
 
 #[test]
@@ -438,13 +456,12 @@ fn offer_options_table() {
 
 #[test]
 fn stripping_a_clock_rate_drops_its_telephone_event() {
-    let (o, p) = section(
+    let o = section(
         "m=audio 2000 RTP/AVP 8 96 97 98|a=rtpmap:96 opus/48000/2|\
          a=rtpmap:97 telephone-event/8000|a=rtpmap:98 telephone-event/48000",
     );
     let plan = offer(
         &o,
-        p,
         &CodecFlags {
             strip: list(&["PCMA"]),
             ..flags()
@@ -453,20 +470,20 @@ fn stripping_a_clock_rate_drops_its_telephone_event() {
     .unwrap();
     assert_eq!(pts(&plan.out), [96, 98]);
     // Untouched clock rates keep their telephone-event even without a codec.
-    let (o, p) = section(
+    let o = section(
         "m=audio 2000 RTP/AVP 0 96 97|a=rtpmap:96 telephone-event/8000|\
          a=rtpmap:97 telephone-event/16000",
     );
-    let plan = offer(&o, p, &flags()).unwrap();
+    let plan = offer(&o, &flags()).unwrap();
     assert_eq!(pts(&plan.out), [0, 96, 97]);
     // Stripping every voice codec would leave telephone-event alone and then nothing: the
     // offer goes on unchanged instead of without formats.
-    let (o, p) = section("m=audio 2000 RTP/AVP 0 8 101|a=rtpmap:101 telephone-event/8000");
+    let o = section("m=audio 2000 RTP/AVP 0 8 101|a=rtpmap:101 telephone-event/8000");
     let strip = CodecFlags {
         strip: list(&["PCMU", "PCMA"]),
         ..flags()
     };
-    assert_eq!(pts(&offer(&o, p, &strip).unwrap().out), [0, 8, 101]);
+    assert_eq!(pts(&offer(&o, &strip).unwrap().out), [0, 8, 101]);
 }
 
 #[test]
@@ -545,7 +562,7 @@ fn ignored_codecs_are_not_answered_to_the_offerer() {
 
 #[test]
 fn what_needs_transcoding_is_refused() {
-    let (o, p) = section("m=audio 2000 RTP/AVP 0 8");
+    let o = section("m=audio 2000 RTP/AVP 0 8");
     for f in [
         CodecFlags {
             transcode: list(&["G722"]),
@@ -561,13 +578,12 @@ fn what_needs_transcoding_is_refused() {
             ..flags()
         },
     ] {
-        let e = offer(&o, p, &f).unwrap_err();
+        let e = offer(&o, &f).unwrap_err();
         assert!(e.to_string().contains("needs transcoding"), "{e}");
     }
     // A ptime equal to the offer's (or the codec default) needs nothing.
     let plan = offer(
         &o,
-        p,
         &CodecFlags {
             ptime: Some(20),
             ..flags()
@@ -575,10 +591,9 @@ fn what_needs_transcoding_is_refused() {
     )
     .unwrap();
     assert_eq!(plan.ptime, Some(20));
-    let (o, p) = section("m=audio 2000 RTP/AVP 0|a=ptime:30");
+    let o = section("m=audio 2000 RTP/AVP 0|a=ptime:30");
     assert!(offer(
         &o,
-        p,
         &CodecFlags {
             ptime: Some(30),
             ..flags()
@@ -588,17 +603,16 @@ fn what_needs_transcoding_is_refused() {
     // ptime-reverse is checked against the answer.
     let plan = offer(
         &o,
-        p,
         &CodecFlags {
             ptime_reverse: Some(20),
             ..flags()
         },
     )
     .unwrap();
-    let (a, ap) = section("m=audio 3000 RTP/AVP 0|a=ptime:40");
-    assert!(answer(&plan, &a, ap, false, &flags()).is_err());
-    let (a, ap) = section("m=audio 3000 RTP/AVP 0");
-    let ans = answer(&plan, &a, ap, false, &flags()).unwrap();
+    let a = section("m=audio 3000 RTP/AVP 0|a=ptime:40");
+    assert!(answer(&plan, &a, false, &flags()).is_err());
+    let a = section("m=audio 3000 RTP/AVP 0");
+    let ans = answer(&plan, &a, false, &flags()).unwrap();
     assert_eq!(ans.ptime, Some(20));
 }
 
@@ -657,10 +671,9 @@ fn accept_warns_where_rtpengine_would_transcode() {
 
 #[test]
 fn early_media_passes_the_offered_types_unchanged() {
-    let (o, p) = section("m=audio 2000 RTP/AVP 0 8 101|a=rtpmap:101 telephone-event/8000");
+    let o = section("m=audio 2000 RTP/AVP 0 8 101|a=rtpmap:101 telephone-event/8000");
     let plan = offer(
         &o,
-        p,
         &CodecFlags {
             mask: list(&["PCMA"]),
             ..flags()
@@ -670,4 +683,62 @@ fn early_media_passes_the_offered_types_unchanged() {
     let early = plan.early_payload_types();
     assert!(early.allows(0) && early.allows(101) && !early.allows(8));
     assert!(early.is_identity());
+}
+
+#[test]
+fn rtx_follows_its_codec_through_renumbering() {
+    // Chrome-like video offer: VP8 96 + rtx 97, H264 102 + rtx 103.
+    let offer_lines = "m=video 2000 RTP/AVP 96 97 102 103|a=rtpmap:96 VP8/90000|\
+         a=rtpmap:97 rtx/90000|a=fmtp:97 apt=96|a=rtpmap:102 H264/90000|\
+         a=fmtp:102 profile-level-id=42e01f;packetization-mode=1|a=rtpmap:103 rtx/90000|\
+         a=fmtp:103 apt=102";
+    // The answerer numbers H264 100 with rtx 101, and VP8 120 with rtx 121.
+    let (_, ans) = negotiate(
+        offer_lines,
+        &flags(),
+        "m=video 3000 RTP/AVP 100 101 120 121|a=rtpmap:100 H264/90000|\
+         a=fmtp:100 profile-level-id=42e01f;packetization-mode=1|a=rtpmap:101 rtx/90000|\
+         a=fmtp:101 apt=100;rtx-time=3000|a=rtpmap:120 VP8/90000|a=rtpmap:121 rtx/90000|\
+         a=fmtp:121 apt=120",
+        &flags(),
+    );
+    assert_eq!(pts(&ans.out), [102, 103, 96, 97]);
+    assert_eq!(ans.out[1].fmtp.as_deref(), Some("apt=102;rtx-time=3000"));
+    assert_eq!(ans.out[3].fmtp.as_deref(), Some("apt=96"));
+    for (b, a) in [(100, 102), (101, 103), (120, 96), (121, 97)] {
+        assert_eq!(ans.from_answerer.target(b), a);
+        assert_eq!(ans.from_offerer.target(a), b);
+    }
+    // rtx for a codec the answer did not keep goes too.
+    let (_, ans) = negotiate(
+        offer_lines,
+        &flags(),
+        "m=video 3000 RTP/AVP 96 97 98|a=rtpmap:96 VP8/90000|a=rtpmap:97 rtx/90000|\
+         a=fmtp:97 apt=96|a=rtpmap:98 rtx/90000|a=fmtp:98 apt=99",
+        &flags(),
+    );
+    assert_eq!(pts(&ans.out), [96, 97]);
+}
+
+#[test]
+fn red_is_kept_only_where_its_payload_types_agree() {
+    let offer_lines = "m=audio 2000 RTP/AVP 111 63 0|a=rtpmap:111 opus/48000/2|\
+         a=rtpmap:63 red/48000/2|a=fmtp:63 111/111";
+    let (_, ans) = negotiate(
+        offer_lines,
+        &flags(),
+        "m=audio 3000 RTP/AVP 111 63|a=rtpmap:111 opus/48000/2|a=rtpmap:63 red/48000/2|\
+         a=fmtp:63 111/111",
+        &flags(),
+    );
+    assert_eq!(pts(&ans.out), [111, 63]);
+    // Opus renumbered: RED packets name opus inside their payload, so RED is not answered.
+    let (_, ans) = negotiate(
+        offer_lines,
+        &flags(),
+        "m=audio 3000 RTP/AVP 109 63|a=rtpmap:109 opus/48000/2|a=rtpmap:63 red/48000/2|\
+         a=fmtp:63 109/109",
+        &flags(),
+    );
+    assert_eq!(pts(&ans.out), [111]);
 }
