@@ -396,8 +396,8 @@ impl Registry {
         if a == b {
             return Err(CallError::SameTags);
         }
-        // Codec negotiation of every section, before anything changes: a refused answer (it
-        // would need transcoding) leaves the call as it was.
+        // Codec negotiation of every section, before the media state changes: a refused
+        // answer (it would need transcoding) leaves the negotiated media as it was.
         let codec_flags = CodecFlags::from_request(req);
         let mut codec_plans = Vec::with_capacity(descs.len());
         for (i, m) in session.media().iter().enumerate() {
