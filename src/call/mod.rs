@@ -13,12 +13,15 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::codec::{
+    self, AnswerPlan, CodecError, CodecFlags, MediaCodecs, OfferPlan, PayloadTypes,
+};
 use crate::config::{Config, Interface};
 use crate::media::latch::LatchPolicy;
 use crate::media::{LegConfig, MediaPlane};
 use crate::ng::bencode::OwnedValue;
 use crate::ng::request::{AddrFamily, Command, NgRequest, RtcpMuxFlag};
-use crate::sdp::Session;
+use crate::sdp::{Media, Session};
 
 use model::{Call, EndReason, MediaSide, Monologue};
 
@@ -44,6 +47,8 @@ pub enum CallError {
     NoInterface,
     #[error("Unsupported command: {0}")]
     Unsupported(String),
+    #[error("{0}")]
+    Codec(#[from] CodecError),
 }
 
 /// Counters for `statistics`.
@@ -205,6 +210,13 @@ impl Registry {
             return Ok(untouched(sdp_text));
         }
         let descs = party_descs(&session, req);
+        // Codec options are judged before any state changes: a refused offer leaves no trace.
+        let codec_flags = CodecFlags::from_request(req);
+        let mut codec_plans = session
+            .media()
+            .iter()
+            .map(|m| offer_codecs(m, &codec_flags))
+            .collect::<Result<Vec<_>, _>>()?;
         let (secs, us) = unix_now();
 
         if !self.calls.contains_key(call_id) {
@@ -336,6 +348,9 @@ impl Registry {
             if require {
                 b_side.rtcp_mux = true;
             }
+            let plan = codec_plans.get_mut(i).and_then(Option::take);
+            let (a_side, b_side) = two_sides_mut(call, a, b, i);
+            apply_offer_codecs(a_side, b_side, plan);
         }
         // Sections dropped from the SDP: release their sockets.
         for m in [a, b] {
@@ -398,6 +413,18 @@ impl Registry {
         if a == b {
             return Err(CallError::SameTags);
         }
+        // Codec negotiation of every section, before the media state changes: a refused
+        // answer (it would need transcoding) leaves the negotiated media as it was.
+        let codec_flags = CodecFlags::from_request(req);
+        let mut codec_plans = Vec::with_capacity(descs.len());
+        for (i, m) in session.media().iter().enumerate() {
+            let offer = call.monologues[a]
+                .medias
+                .get(i)
+                .and_then(|s| s.codecs.offer.as_ref());
+            codec_plans.push(answer_codecs(m, offer, &codec_flags)?);
+        }
+        let mut warnings: Vec<String> = Vec::new();
         call.monologues[a].peer = Some(b);
         call.monologues[b].peer = Some(a);
         if let Some(l) = &req.label {
@@ -417,6 +444,12 @@ impl Registry {
             let mut flags = a_side.mux_flags.clone();
             flags.extend(req.rtcp_mux.iter().cloned());
             a_side.rtcp_mux = accept_mux(&flags, a_side.desc.rtcp_mux, b_mux);
+            let plan = codec_plans.get_mut(i).and_then(Option::take);
+            if let Some(p) = &plan {
+                warnings.extend(p.warnings.iter().cloned());
+            }
+            let (a_side, b_side) = two_sides_mut(call, a, b, i);
+            apply_answer_codecs(a_side, b_side, plan);
             if d.is_rejected() {
                 for m in [a, b] {
                     if let Some(l) = call.monologues[m].medias[i].leg.take() {
@@ -452,9 +485,15 @@ impl Registry {
             to_tag = req.to_tag.as_deref().unwrap_or(""),
             "answer processed"
         );
-        Ok(OwnedValue::dict()
-            .with("sdp", OwnedValue::str(&out))
-            .with("result", OwnedValue::str("ok")))
+        let mut reply = OwnedValue::dict().with("sdp", OwnedValue::str(&out));
+        if !warnings.is_empty() {
+            for w in &warnings {
+                tracing::warn!(call_id, "{w}");
+            }
+            reply.push("warning", OwnedValue::str(&warnings.join("; ")));
+        }
+        reply.push("result", OwnedValue::str("ok"));
+        Ok(reply)
     }
 
     fn delete(&mut self, req: &NgRequest, now: Instant) -> Result<OwnedValue, CallError> {
@@ -676,10 +715,99 @@ fn configure_pair(
                         latch,
                         loop_protect,
                         rtp: me.desc.protocol.to_ascii_uppercase().contains("RTP"),
+                        payload_types: me.codecs.inbound.clone(),
                     },
                 );
             }
         }
+    }
+}
+
+/// The offer's codec plan for one section: `None` for sections without RTP codecs.
+fn offer_codecs(m: &Media, flags: &CodecFlags) -> Result<Option<OfferPlan>, CallError> {
+    match MediaCodecs::from_media(m).map_err(|e| CallError::BadSdp(e.to_string()))? {
+        Some(section) => Ok(Some(codec::offer(&section, flags)?)),
+        None => Ok(None),
+    }
+}
+
+/// The answer's codec plan for one section, given the offerer's plan for it.
+fn answer_codecs(
+    m: &Media,
+    offer: Option<&OfferPlan>,
+    flags: &CodecFlags,
+) -> Result<Option<AnswerPlan>, CallError> {
+    let Some(offer) = offer else {
+        return Ok(None);
+    };
+    match MediaCodecs::from_media(m).map_err(|e| CallError::BadSdp(e.to_string()))? {
+        Some(section) => Ok(Some(codec::answer(offer, &section, m.port() == 0, flags)?)),
+        None => Ok(None),
+    }
+}
+
+/// Records an offer's codecs: what goes to the answerer (`b`) and what each may send until
+/// the answer (or, on a re-offer, what the last answer settled).
+fn apply_offer_codecs(a: &mut MediaSide, b: &mut MediaSide, plan: Option<OfferPlan>) {
+    match plan {
+        Some(plan) => {
+            if !(a.codecs.negotiated && b.codecs.negotiated) {
+                let early = plan.early_payload_types();
+                a.codecs.inbound = early.clone();
+                b.codecs.inbound = early;
+            }
+            b.codecs.out = Some(plan.out.clone());
+            b.codecs.ptime_out = plan.ptime;
+            b.codecs.offer = None;
+            a.codecs.offer = Some(plan);
+        }
+        None => {
+            for s in [&mut *a, &mut *b] {
+                s.codecs = Default::default();
+            }
+        }
+    }
+}
+
+/// Records an answer's codecs: what goes back to the offerer (`a`) and what each may send.
+fn apply_answer_codecs(a: &mut MediaSide, b: &mut MediaSide, plan: Option<AnswerPlan>) {
+    match plan {
+        Some(plan) => {
+            a.codecs.out = Some(plan.out);
+            a.codecs.ptime_out = plan.ptime;
+            a.codecs.inbound = plan.from_offerer;
+            b.codecs.inbound = plan.from_answerer;
+            a.codecs.negotiated = true;
+            b.codecs.negotiated = true;
+        }
+        None => {
+            a.codecs.out = None;
+            a.codecs.ptime_out = None;
+            a.codecs.inbound = PayloadTypes::allow_all();
+            b.codecs.inbound = PayloadTypes::allow_all();
+        }
+    }
+}
+
+/// Mutable access to the same section of two different monologues.
+fn two_sides_mut(
+    call: &mut Call,
+    a: usize,
+    b: usize,
+    i: usize,
+) -> (&mut MediaSide, &mut MediaSide) {
+    let (ma, mb) = two_monologues_mut(&mut call.monologues, a, b);
+    (&mut ma.medias[i], &mut mb.medias[i])
+}
+
+fn two_monologues_mut(v: &mut [Monologue], a: usize, b: usize) -> (&mut Monologue, &mut Monologue) {
+    assert_ne!(a, b, "a monologue never talks to itself");
+    if a < b {
+        let (lo, hi) = v.split_at_mut(b);
+        (&mut lo[a], &mut hi[0])
+    } else {
+        let (lo, hi) = v.split_at_mut(a);
+        (&mut hi[0], &mut lo[b])
     }
 }
 

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use crate::codec::SideCodecs;
 use crate::media::LegHandle;
 use crate::ng::request::RtcpMuxFlag;
 use crate::sdp::OriginTracker;
@@ -78,6 +79,9 @@ pub struct MediaSide {
     pub mux_offered_to: bool,
     /// `rtcp-mux` flags given with the offer that created this side's SDP.
     pub mux_flags: Vec<RtcpMuxFlag>,
+    /// Codec negotiation: the codecs we write to this party, its offer while it is the
+    /// offerer, and the payload types it may send.
+    pub codecs: SideCodecs,
 }
 
 /// One SIP party (From- or To-tag) of a call.

@@ -212,6 +212,7 @@ pub fn statistics(reg: &Registry, uptime: Duration) -> OwnedValue {
         .with("relayed", int(w.relayed))
         .with("relayedbytes", int(w.relayed_bytes))
         .with("malformed", int(w.dropped_malformed))
+        .with("payloadtype", int(w.dropped_payload_type))
         .with("nodestination", int(w.dropped_no_destination))
         .with("sourcerejected", int(w.dropped_source))
         .with("loopprotect", int(w.dropped_loop))

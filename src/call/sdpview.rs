@@ -90,6 +90,15 @@ pub fn rewrite_for(
             let d = input.media_direction(i);
             mr.direction = Some(Direction::from_send_recv(d.sends(), false));
         }
+        if let Some(c) = mine.map(|s| &s.codecs) {
+            // Codec negotiation decided the codec list (and maybe the ptime) of this section.
+            if c.out.is_some() {
+                mr.codecs = c.out.clone();
+            }
+            if c.ptime_out.is_some() {
+                mr.ptime = c.ptime_out;
+            }
+        }
         if !is_offer {
             // The answer carries the offer's mid, and the offer's ptime when it has none.
             mr.mid = mine.and_then(|s| s.desc.mid.clone());

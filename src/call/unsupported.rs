@@ -20,9 +20,7 @@ pub fn ignored_options(req: &NgRequest) -> Vec<&'static str> {
     chk(f.allow_no_codec_media, "allow-no-codec-media");
     chk(f.allow_transcoding, "allow-transcoding");
     chk(f.force_transcoding, "force-transcoding");
-    chk(f.always_transcode, "always-transcode");
     chk(f.reuse_codecs, "reuse-codecs");
-    chk(f.single_codec, "single-codec");
     chk(f.static_codecs, "static-codecs");
     chk(f.reset, "reset");
     chk(f.pad_crypto, "pad-crypto");
@@ -64,17 +62,6 @@ pub fn ignored_options(req: &NgRequest) -> Vec<&'static str> {
     chk(req.dtls.is_some(), "DTLS");
     chk(!req.sdes.is_empty(), "SDES");
     chk(!req.osrtp.is_empty(), "OSRTP");
-    chk(!req.codec_strip.is_empty(), "codec strip");
-    chk(!req.codec_mask.is_empty(), "codec mask");
-    chk(!req.codec_offer.is_empty(), "codec offer");
-    chk(!req.codec_except.is_empty(), "codec except");
-    chk(!req.codec_consume.is_empty(), "codec consume");
-    chk(!req.codec_accept.is_empty(), "codec accept");
-    chk(!req.codec_set.is_empty(), "codec set");
-    chk(!req.codec_transcode.is_empty(), "codec transcode");
-    chk(!req.codec_ignore.is_empty(), "codec ignore");
-    chk(req.ptime.is_some(), "ptime");
-    chk(req.ptime_reverse.is_some(), "ptime-reverse");
     chk(req.tos.is_some(), "TOS");
     chk(req.metadata.is_some(), "metadata");
     chk(req.output_destination.is_some(), "output-destination");

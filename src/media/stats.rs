@@ -78,6 +78,8 @@ pub struct WorkerCounters {
     pub dropped_source: AtomicU64,
     /// Came from one of our own ports (loop-protect).
     pub dropped_loop: AtomicU64,
+    /// RTP with a payload type the codec negotiation did not allow for its sender.
+    pub dropped_payload_type: AtomicU64,
     pub send_errors: AtomicU64,
 }
 
@@ -91,6 +93,7 @@ pub struct WorkerTotals {
     pub dropped_no_destination: u64,
     pub dropped_source: u64,
     pub dropped_loop: u64,
+    pub dropped_payload_type: u64,
     pub send_errors: u64,
 }
 
@@ -103,6 +106,7 @@ impl WorkerTotals {
         self.dropped_no_destination += c.dropped_no_destination.load(Relaxed);
         self.dropped_source += c.dropped_source.load(Relaxed);
         self.dropped_loop += c.dropped_loop.load(Relaxed);
+        self.dropped_payload_type += c.dropped_payload_type.load(Relaxed);
         self.send_errors += c.send_errors.load(Relaxed);
     }
 }

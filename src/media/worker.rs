@@ -2,8 +2,9 @@
 //! packet is received and sent on the same thread with no lock. The control plane talks to it
 //! only through [`WorkerCmd`] messages and the shared counters.
 //!
-//! Per packet: one receive, a first-byte check, the latch decision, counter updates and one
-//! send. No allocation: the receive buffer is owned by the worker and reused.
+//! Per packet: one receive, a first-byte check, the latch decision, the payload type check
+//! (and renumbering, in place), counter updates and one send. No allocation: the receive
+//! buffer is owned by the worker and reused.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -18,6 +19,7 @@ use slab::Slab;
 
 use super::latch::{Latch, LatchPolicy, Verdict};
 use super::stats::{bump, LegStats, WorkerCounters};
+use crate::codec::PayloadTypes;
 
 /// Identifies a leg across the control plane and its worker.
 pub type LegId = u64;
@@ -41,6 +43,9 @@ pub struct LegConfig {
     /// The media is RTP (RTP/AVP and friends). Other UDP media (udptl/T.38, plain UDP) is
     /// relayed as opaque datagrams, with no RTP checks or RTCP demux.
     pub rtp: bool,
+    /// The RTP payload types this party may send (others are dropped and counted), and the
+    /// number each is sent on with to the peer (codec negotiation). RTCP is not affected.
+    pub payload_types: PayloadTypes,
 }
 
 pub enum WorkerCmd {
@@ -293,8 +298,8 @@ impl Worker {
     ) {
         let c = &self.counters;
         bump(&c.received, 1);
-        let pkt = &self.buf[..len];
         let is_rtp_leg = self.legs.get(idx).is_some_and(|l| l.cfg.rtp);
+        let pkt = &mut self.buf[..len];
         if is_rtp_leg && (len < 4 || !(128..=191).contains(&pkt[0])) {
             bump(&c.dropped_malformed, 1);
             tracing::trace!(%src, len, "dropped: not RTP/RTCP");
@@ -319,6 +324,20 @@ impl Worker {
             return;
         }
         let is_rtcp = rtcp_sock || (is_rtp_leg && is_rtcp_on_mux(pkt));
+        // Codec negotiation: only the payload types the SDPs allow pass (before they can
+        // teach the latch anything), renumbered for the peer where the two parties number a
+        // codec differently.
+        if is_rtp_leg && !is_rtcp && !leg.cfg.payload_types.apply(&mut pkt[1]) {
+            tracing::trace!(
+                call_id = &*leg.call_id,
+                tag = &*leg.tag,
+                pt = pkt[1] & 0x7f,
+                "dropped: payload type not negotiated"
+            );
+            bump(&c.dropped_payload_type, 1);
+            return;
+        }
+        let pkt = &*pkt;
         let policy = leg.cfg.latch;
         let verdict = if is_rtcp {
             leg.rtcp_latch.on_packet(src, now, &policy)
