@@ -18,6 +18,9 @@ use crate::ng::bencode::OwnedValue;
 use crate::ng::request::{Command, NgRequest};
 use crate::recording::{CallEnd, CallRecording, Recorder, SdpRecord, StreamRecord};
 
+/// How long the end of a call waits for its recording files to be complete.
+const FINISH_WAIT: Duration = Duration::from_millis(500);
+
 /// Recording state of the control plane.
 #[derive(Default)]
 pub(super) struct Recordings {
@@ -248,7 +251,7 @@ impl Registry {
         }
         let (written, lost) = rec.counts();
         tracing::debug!(call_id = %call.id, written, lost, "finishing call recording");
-        rec.finish(CallEnd {
+        let done = rec.finish(CallEnd {
             call_start: unix(call.created, call.created_us),
             terminated: entry.terminated.unwrap_or(now),
             call_end: now,
@@ -260,6 +263,11 @@ impl Registry {
             streams,
             metadata: entry.metadata,
         });
+        // The files are complete when the reply (e.g. to `delete`) goes out, unless the disk
+        // is so slow that we stop waiting for it.
+        if done.recv_timeout(FINISH_WAIT).is_err() {
+            tracing::warn!(call_id = %call.id, "recording files not finished in time; finishing in the background");
+        }
     }
 
     /// Writes what is queued and stops the recording thread (after every call has ended).

@@ -3,7 +3,8 @@
 //! only through [`WorkerCmd`] messages and the shared counters.
 //!
 //! Per packet: one receive, a first-byte check, the latch decision, counter updates and one
-//! send. No allocation: the receive buffer is owned by the worker and reused.
+//! send. No allocation: the receive buffer is owned by the worker and reused. A recorded leg
+//! also hands a copy to the recorder (`recording::LegTap`: pooled buffer, `try_send`).
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};

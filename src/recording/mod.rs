@@ -44,6 +44,9 @@ use writer::{Ctl, Packet, Writer};
 /// G.711 both ways). Beyond this, packets are dropped and counted.
 pub const QUEUE_LEN: usize = 4096;
 
+/// How long [`Recorder::begin`] waits for the call's files to be created.
+const OPEN_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecordingError {
     #[error("recording method '{0}' is not supported (only 'pcap')")]
@@ -239,11 +242,14 @@ impl CallRecording {
 
     /// Ends the recording: the packets already queued are written, the metadata file is
     /// completed and moved to `metadata/`. Call after the call's legs left their workers.
-    pub fn finish(self, end: CallEnd) {
+    /// The returned channel receives `()` once the files are complete.
+    pub fn finish(self, end: CallEnd) -> Receiver<()> {
         self.set_active(false);
+        let (tx, rx) = crossbeam_channel::bounded(1);
         let _ = self
             .ctl
-            .send(Ctl::Close(self.shared.clone(), Box::new(end)));
+            .send(Ctl::Close(self.shared.clone(), Box::new(end), tx));
+        rx
     }
 }
 
@@ -338,7 +344,16 @@ impl Recorder {
             free_tx: self.free_tx.clone(),
             free_rx: self.free_rx.clone(),
         });
-        let _ = self.ctl.send(Ctl::Open(shared.clone()));
+        // The files exist when the reply naming them goes out, unless the disk is so slow
+        // that we stop waiting (they are then created in the background).
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let _ = self.ctl.send(Ctl::Open(shared.clone(), tx));
+        if rx.recv_timeout(OPEN_WAIT).is_err() {
+            tracing::warn!(
+                call_id = &*shared.log_id,
+                "recording files not created in time"
+            );
+        }
         CallRecording {
             shared,
             ctl: self.ctl.clone(),

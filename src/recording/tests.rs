@@ -118,7 +118,9 @@ fn records_both_legs_and_moves_metadata() {
     a.record(&[0x80, 0, 0, 201], sa("127.0.0.2:6000"), false);
     let pcap = call.pcap_path().to_path_buf();
     let meta = call.metadata_path().to_path_buf();
-    call.finish(end());
+    call.finish(end())
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("files finished");
     r.shutdown();
 
     let pkts = packets(&pcap);
@@ -198,7 +200,9 @@ fn call_ended_without_packets_still_gets_valid_files() {
     let meta = call.metadata_path().to_path_buf();
     assert_eq!(pcap.parent().unwrap(), d.0.join("pcaps"));
     assert_eq!(meta.parent().unwrap(), d.0.join("metadata"));
-    call.finish(end());
+    call.finish(end())
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("files finished");
     r.shutdown();
     assert!(packets(&pcap).is_empty());
     let text = std::fs::read_to_string(&meta).unwrap();

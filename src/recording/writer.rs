@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crossbeam_channel::{select, Receiver, Sender, TryRecvError};
+use crossbeam_channel::{select, Receiver, Sender};
 
 use super::file::PcapFile;
 use super::meta::{self, CallEnd, SdpRecord};
@@ -34,11 +34,11 @@ pub(crate) struct Packet {
 }
 
 pub(crate) enum Ctl {
-    /// Create the files (if not yet done).
-    Open(Arc<Shared>),
+    /// Create the files (if not yet done); then answer.
+    Open(Arc<Shared>, Sender<()>),
     Sdp(Arc<Shared>, SdpRecord),
-    /// Write what is queued for it, finish the metadata and move it in place.
-    Close(Arc<Shared>, Box<CallEnd>),
+    /// Write what is queued for it, finish the metadata and move it in place; then answer.
+    Close(Arc<Shared>, Box<CallEnd>, Sender<()>),
     Shutdown,
 }
 
@@ -192,11 +192,8 @@ impl Writer {
             }
         }
         // Shutdown: everything queued, then every file still open.
-        loop {
-            match self.pkts.try_recv() {
-                Ok(p) => self.take(p),
-                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
-            }
+        while let Ok(p) = self.pkts.try_recv() {
+            self.take(p);
         }
         self.commit_touched();
         while let Ok(m) = self.ctl.try_recv() {
@@ -272,8 +269,9 @@ impl Writer {
 
     fn control(&mut self, m: Ctl) {
         match m {
-            Ctl::Open(s) => {
+            Ctl::Open(s, done) => {
                 self.ensure_open(&s);
+                let _ = done.send(());
             }
             Ctl::Sdp(s, rec) => {
                 if let Some(o) = self.ensure_open(&s) {
@@ -282,7 +280,7 @@ impl Writer {
                     o.write_meta(&text);
                 }
             }
-            Ctl::Close(s, end) => {
+            Ctl::Close(s, end, done) => {
                 // The control plane sends this after the call's legs are gone from their
                 // worker, so the call's last packets are already in the queue: write them.
                 let queued = self.pkts.len();
@@ -299,6 +297,7 @@ impl Writer {
                 if let Some(o) = self.open.remove(&s.id) {
                     o.finish(&end);
                 }
+                let _ = done.send(());
             }
             Ctl::Shutdown => {}
         }
