@@ -8,6 +8,7 @@ use rtpbridge::call::Registry;
 use rtpbridge::config;
 use rtpbridge::media::MediaPlane;
 use rtpbridge::ng::udp::{stop_flag, UdpControl};
+use rtpbridge::recording::{Recorder, RecordingError, Settings as RecordingSettings};
 
 fn log_filter(level: u8) -> &'static str {
     // rtpengine/syslog levels: 0 emerg .. 3 err, 4 warning, 5 notice, 6 info, 7 debug.
@@ -58,6 +59,22 @@ fn main() -> ExitCode {
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
+    // Recording options are checked before daemonizing; the thread starts after it.
+    let recording = match RecordingSettings::from_options(
+        cfg.recording_dir.as_deref(),
+        cfg.recording_method.as_deref(),
+        cfg.recording_format.as_deref(),
+    ) {
+        Ok(r) => r,
+        Err(e @ RecordingError::Method(_)) => {
+            tracing::error!("{e}; call recording is disabled");
+            None
+        }
+        Err(e) => {
+            eprintln!("rtpbridge: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if !cfg.foreground {
         if let Err(e) = daemonize() {
             tracing::error!("cannot daemonize: {e}");
@@ -95,6 +112,15 @@ fn main() -> ExitCode {
     };
     let cfg = Arc::new(cfg);
     let mut registry = Registry::new(cfg.clone(), media);
+    if let Some(settings) = recording {
+        match Recorder::start(settings) {
+            Ok(r) => registry.set_recorder(r),
+            Err(e) => {
+                tracing::error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     tracing::info!(
         ng = %cfg.listen_ng,
         interfaces = ?cfg.interfaces.iter().map(|i| i.address).collect::<Vec<_>>(),

@@ -6,6 +6,9 @@
 //! - `kamailio_sipp_20_concurrent_calls`: Kamailio (rtpengine module) anchors 20 concurrent
 //!   SIPp calls on the daemon; each call plays G.711 RTP in both directions. The relayed RTP is
 //!   captured on `lo` with tshark and counted per direction.
+//! - `kamailio_sipp_record_call`: the same with `record-call=yes` on offer and answer and a
+//!   recording directory: one pcap per call, named after SIPp's Call-ID like rtpengine does,
+//!   holding both directions (read back with tshark), and the metadata files in place.
 //!
 //! The daemon under test is the `rtpbridge` binary of this crate. Set
 //! `RTPBRIDGE_TEST_DAEMON=/usr/bin/rtpengine` to run the very same tests against the real
@@ -243,6 +246,11 @@ impl Drop for Proc {
 
 /// Starts the daemon under test and waits until it answers an NG `ping`.
 fn start_daemon(dir: &TempDir, ng_port: u16, ports: (u16, u16)) -> Proc {
+    start_daemon_with(dir, ng_port, ports, &[])
+}
+
+/// [`start_daemon`] with extra command line arguments.
+fn start_daemon_with(dir: &TempDir, ng_port: u16, ports: (u16, u16), extra: &[String]) -> Proc {
     let bin = daemon_binary();
     let mut cmd = Command::new(&bin);
     cmd.args([
@@ -261,6 +269,7 @@ fn start_daemon(dir: &TempDir, ng_port: u16, ports: (u16, u16)) -> Proc {
         "-M",
         &ports.1.to_string(),
     ]);
+    cmd.args(extra);
     let name = format!("daemon {}", bin.display());
     let mut daemon = Proc::spawn(&name, &mut cmd, dir.join("daemon.log"));
     let ng = SocketAddr::from((Ipv4Addr::LOCALHOST, ng_port));
@@ -810,8 +819,8 @@ fn count_rtp(tshark: &Path, capture: &Path, ports: (u16, u16)) -> (Direction, Di
     (uac_to_uas, uas_to_uac)
 }
 
-fn check_direction(name: &str, dir: &Direction) {
-    let sent = PCAP_PACKETS * CALLS;
+fn check_direction(name: &str, dir: &Direction, calls: usize) {
+    let sent = PCAP_PACKETS * calls;
     let pct = 100.0 * dir.relayed as f64 / sent as f64;
     eprintln!(
         "{name}: SIPp sent {sent} (captured into the daemon: {}), relayed {} = {pct:.1}%, \
@@ -838,13 +847,13 @@ fn check_direction(name: &str, dir: &Direction) {
     );
     assert_eq!(
         dir.per_flow.len(),
-        CALLS,
+        calls,
         "{name}: every call's receiver must get media: {:?}",
         dir.per_flow
     );
     assert_eq!(
         dir.daemon_ports.len(),
-        CALLS,
+        calls,
         "{name}: one relay port per call: {:?}",
         dir.daemon_ports
     );
@@ -856,18 +865,55 @@ fn check_direction(name: &str, dir: &Direction) {
     }
 }
 
+/// One Kamailio + SIPp run: `calls` concurrent calls through the daemon, RTP both ways.
+struct KamSipp<'a> {
+    /// Temp dir name and media port slot (distinct per test).
+    name: &'a str,
+    slot: u32,
+    calls: usize,
+    /// Appended to the rtpengine_offer()/rtpengine_answer() flags of the Kamailio config.
+    extra_flags: &'a str,
+    /// Extra daemon arguments; `@DIR@` is replaced by the run's temp dir.
+    daemon_args: &'a [&'a str],
+}
+
+/// What a run leaves behind for the test's own checks.
+struct KamSippRun {
+    dir: TempDir,
+    ports: (u16, u16),
+    uac_pid: i32,
+    uac_to_uas: Direction,
+    uas_to_uac: Direction,
+}
+
 #[test]
 fn kamailio_sipp_20_concurrent_calls() {
+    let run = kamailio_sipp(&KamSipp {
+        name: "kamsipp",
+        slot: 1,
+        calls: CALLS,
+        extra_flags: "",
+        daemon_args: &[],
+    });
+    // Media: >= 95 % of what SIPp sent reached the other side, per direction.
+    check_direction("UAC -> UAS", &run.uac_to_uas, CALLS);
+    check_direction("UAS -> UAC", &run.uas_to_uac, CALLS);
+}
+
+/// Runs Kamailio, the daemon and SIPp (UAS, then UAC) for `opts.calls` concurrent calls,
+/// checks SIPp's results, captures the media on `lo`, and stops everything.
+fn kamailio_sipp(opts: &KamSipp) -> KamSippRun {
+    let calls = opts.calls;
     let kamailio_bin = tool("kamailio", "kamailio");
     let sipp_bin = tool("sipp", "sip-tester");
     let tshark_bin = tool("tshark", "tshark");
-    let dir = TempDir::new("kamsipp");
+    let dir = TempDir::new(opts.name);
 
     let ng_port = free_udp_port(Ipv4Addr::LOCALHOST);
     let sip_port = free_udp_port(Ipv4Addr::LOCALHOST);
     let uac_port = free_udp_port(UAC_IP);
     let uas_port = free_udp_port(UAS_IP);
-    let ports = media_port_range(1);
+    let ports = media_port_range(opts.slot);
 
     // The scenarios name their pcaps relative to themselves: put both side by side.
     write_g711_pcap(&dir.join("uac.pcap"), SSRC_UAC);
@@ -876,7 +922,12 @@ fn kamailio_sipp_20_concurrent_calls() {
         fs::copy(fixture(&format!("sipp/{xml}")), dir.join(xml)).expect("copy SIPp scenario");
     }
 
-    let _daemon = start_daemon(&dir, ng_port, ports);
+    let daemon_args: Vec<String> = opts
+        .daemon_args
+        .iter()
+        .map(|a| a.replace("@DIR@", &dir.path.display().to_string()))
+        .collect();
+    let mut daemon = start_daemon_with(&dir, ng_port, ports, &daemon_args);
 
     // Kamailio with a config generated from the fixture template.
     let modules_dir = [
@@ -893,7 +944,11 @@ fn kamailio_sipp_20_concurrent_calls() {
     let cfg = template
         .replace("@SIP_PORT@", &sip_port.to_string())
         .replace("@NG_PORT@", &ng_port.to_string())
-        .replace("@MODULES_DIR@", modules_dir);
+        .replace("@MODULES_DIR@", modules_dir)
+        .replace(
+            " ICE=remove\")",
+            &format!(" ICE=remove{}\")", opts.extra_flags),
+        );
     assert!(
         !cfg.lines().any(|l| !l.starts_with('#') && l.contains('@')),
         "unfilled placeholder in kamailio config:\n{cfg}"
@@ -969,7 +1024,7 @@ fn kamailio_sipp_20_concurrent_calls() {
         .arg("-sf")
         .arg(dir.join("uas_pcap_both_ways.xml"))
         .args(["-i", &UAS_IP.to_string(), "-mi", &UAS_IP.to_string()])
-        .args(["-p", &uas_port.to_string(), "-m", &CALLS.to_string()])
+        .args(["-p", &uas_port.to_string(), "-m", &calls.to_string()])
         .arg("-stf")
         .arg(dir.join("uas-stats.csv"))
         .arg("-error_file")
@@ -986,14 +1041,15 @@ fn kamailio_sipp_20_concurrent_calls() {
         .args(["-i", &UAC_IP.to_string(), "-mi", &UAC_IP.to_string()])
         .args(["-p", &uac_port.to_string()])
         .args(["-rsa", &format!("127.0.0.1:{sip_port}"), "-s", "rtpbridge"])
-        .args(["-l", &CALLS.to_string(), "-m", &CALLS.to_string()])
-        .args(["-r", &CALLS.to_string(), "-rp", "1000"])
+        .args(["-l", &calls.to_string(), "-m", &calls.to_string()])
+        .args(["-r", &calls.to_string(), "-rp", "1000"])
         .arg("-stf")
         .arg(dir.join("uac-stats.csv"))
         .arg("-error_file")
         .arg(dir.join("uac-errors.log"));
     sipp_common(&mut uac_cmd);
     let mut uac = Proc::spawn("sipp-uac", &mut uac_cmd, dir.join("sipp-uac.log"));
+    let uac_pid = uac.pid();
 
     let uac_status = uac
         .wait_timeout(Duration::from_secs(60))
@@ -1024,18 +1080,174 @@ fn kamailio_sipp_20_concurrent_calls() {
     );
     assert!(uac_status.success(), "SIPp UAC exit status {uac_status}");
     assert!(uas_status.success(), "SIPp UAS exit status {uas_status}");
-    assert_eq!(uac_ok, CALLS as u64, "UAC successful calls");
+    assert_eq!(uac_ok, calls as u64, "UAC successful calls");
     assert_eq!(uac_failed, 0, "UAC failed calls");
-    assert_eq!(uas_ok, CALLS as u64, "UAS successful calls");
+    assert_eq!(uas_ok, calls as u64, "UAS successful calls");
     assert_eq!(
-        uac_max_current, CALLS as u64,
+        uac_max_current, calls as u64,
         "all calls should have been up concurrently"
     );
 
-    // Media: >= 95 % of what SIPp sent reached the other side, per direction.
     let (uac_to_uas, uas_to_uac) = count_rtp(&tshark_bin, &capture, ports);
-    check_direction("UAC -> UAS", &uac_to_uas);
-    check_direction("UAS -> UAC", &uas_to_uac);
-
     kamailio.assert_running();
+    daemon.assert_running();
+    // The daemon stops on SIGTERM with everything it wrote complete.
+    let status = daemon.signal_and_wait(libc::SIGTERM, Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "daemon did not exit cleanly on SIGTERM: {status:?}"
+    );
+    KamSippRun {
+        dir,
+        ports,
+        uac_pid,
+        uac_to_uas,
+        uas_to_uac,
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Test 3: Kamailio + SIPp with `record-call=yes`: the daemon records each call to PCAP.
+// ------------------------------------------------------------------------------------------
+
+/// Per-direction packet counts of one recorded pcap: (from UAC, from UAS, anything else).
+fn count_recorded(tshark: &Path, pcap: &Path, ports: (u16, u16)) -> (usize, usize, usize) {
+    let out = Command::new(tshark)
+        .arg("-r")
+        .arg(pcap)
+        .args(["-n", "-T", "fields", "-E", "separator=/t"])
+        .args([
+            "-e",
+            "ip.src",
+            "-e",
+            "ip.dst",
+            "-e",
+            "udp.dstport",
+            "-e",
+            "udp.payload",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tshark -r");
+    assert!(
+        out.status.success(),
+        "tshark -r {} failed: {}",
+        pcap.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (mut uac, mut uas, mut other) = (0, 0, 0);
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let parsed = (
+            f.first().and_then(|v| v.parse::<Ipv4Addr>().ok()),
+            f.get(1).and_then(|v| v.parse::<Ipv4Addr>().ok()),
+            f.get(2).and_then(|v| v.parse::<u16>().ok()),
+        );
+        let ssrc = f
+            .get(3)
+            .map(|p| p.replace(':', ""))
+            .and_then(|p| p.get(16..24).and_then(|h| u32::from_str_radix(h, 16).ok()));
+        match parsed {
+            (Some(src), Some(dst), Some(dport))
+                if dst == Ipv4Addr::LOCALHOST && (ports.0..=ports.1).contains(&dport) =>
+            {
+                if src == UAC_IP && ssrc == Some(SSRC_UAC) {
+                    uac += 1;
+                } else if src == UAS_IP && ssrc == Some(SSRC_UAS) {
+                    uas += 1;
+                } else {
+                    other += 1;
+                }
+            }
+            _ => other += 1,
+        }
+    }
+    (uac, uas, other)
+}
+
+#[test]
+fn kamailio_sipp_record_call() {
+    const REC_CALLS: usize = 2;
+    let tshark_bin = tool("tshark", "tshark");
+    let run = kamailio_sipp(&KamSipp {
+        name: "kamrec",
+        slot: 2,
+        calls: REC_CALLS,
+        extra_flags: " record-call=yes",
+        daemon_args: &[
+            "--recording-dir=@DIR@/rec",
+            "--recording-method=pcap",
+            "--delete-delay=0",
+        ],
+    });
+    check_direction("UAC -> UAS", &run.uac_to_uas, REC_CALLS);
+    check_direction("UAS -> UAC", &run.uas_to_uac, REC_CALLS);
+
+    let rec = run.dir.join("rec");
+    let mut pcaps: Vec<String> = fs::read_dir(rec.join("pcaps"))
+        .expect("pcaps/ in the recording dir")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    pcaps.sort();
+    assert_eq!(pcaps.len(), REC_CALLS, "one pcap per call: {pcaps:?}");
+    let (mut rec_uac, mut rec_uas) = (0, 0);
+    for n in 1..=REC_CALLS {
+        // SIPp's Call-ID is `<call number>-<pid>@<local ip>`; `@` is escaped as `%40`.
+        let prefix = format!("{n}-{}%40{UAC_IP}-", run.uac_pid);
+        let name = pcaps
+            .iter()
+            .find(|p| p.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no pcap named {prefix}<16 hex>.pcap in {pcaps:?}"));
+        let hex = name[prefix.len()..]
+            .strip_suffix(".pcap")
+            .expect(".pcap suffix");
+        assert!(
+            hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{name}"
+        );
+        let (uac, uas, other) =
+            count_recorded(&tshark_bin, &rec.join("pcaps").join(name), run.ports);
+        eprintln!("{name}: {uac} packets from the UAC, {uas} from the UAS, {other} other");
+        assert_eq!(other, 0, "{name}: unexpected packets");
+        for (dir, got) in [("UAC", uac), ("UAS", uas)] {
+            assert!(
+                got * 100 >= PCAP_PACKETS * 95,
+                "{name}: only {got} of {PCAP_PACKETS} packets from the {dir} recorded"
+            );
+        }
+        rec_uac += uac;
+        rec_uas += uas;
+        let meta = rec.join("metadata").join(format!(
+            "rtpengine-meta-{}.txt",
+            name.trim_end_matches(".pcap")
+        ));
+        let text = fs::read_to_string(&meta)
+            .unwrap_or_else(|e| panic!("metadata {}: {e}", meta.display()));
+        assert!(
+            text.starts_with(&format!("{}\n", rec.join("pcaps").join(name).display())),
+            "{text}"
+        );
+        assert!(text.contains("SDP mode: offer") && text.contains("SDP mode: answer"));
+    }
+    // Every packet the daemon relayed was recorded first; nothing it did not receive was.
+    for (dir, recorded, d) in [
+        ("UAC -> UAS", rec_uac, &run.uac_to_uas),
+        ("UAS -> UAC", rec_uas, &run.uas_to_uac),
+    ] {
+        assert!(
+            d.relayed <= recorded && recorded <= d.into_daemon,
+            "{dir}: relayed {} <= recorded {recorded} <= received {} does not hold",
+            d.relayed,
+            d.into_daemon
+        );
+    }
+    let tmp_left = fs::read_dir(rec.join("tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(tmp_left, 0, "metadata files left in tmp/");
 }

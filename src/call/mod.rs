@@ -5,6 +5,7 @@
 
 pub mod model;
 mod query;
+mod recording;
 mod sdpview;
 mod unsupported;
 
@@ -71,6 +72,7 @@ pub struct Registry {
     cfg: Arc<Config>,
     pub totals: Totals,
     started: Instant,
+    recordings: recording::Recordings,
 }
 
 fn unix_now() -> (u64, u32) {
@@ -136,6 +138,7 @@ impl Registry {
             cfg,
             totals: Totals::default(),
             started: Instant::now(),
+            recordings: Default::default(),
         }
     }
 
@@ -169,7 +172,7 @@ impl Registry {
             Command::List => Ok(self.list(req)),
             Command::Statistics => Ok(self.statistics()),
             Command::StartRecording | Command::StopRecording | Command::PauseRecording => {
-                self.recording(req)
+                self.rec_command(req)
             }
             other => Err(CallError::Unsupported(format!("{other:?}"))),
         };
@@ -370,9 +373,10 @@ impl Registry {
                 .map_err(|e| CallError::BadSdp(e.to_string()))?
         };
         tracing::info!(call_id, from_tag, "offer processed");
-        Ok(OwnedValue::dict()
-            .with("sdp", OwnedValue::str(&out))
-            .with("result", OwnedValue::str("ok")))
+        let mut reply = OwnedValue::dict().with("sdp", OwnedValue::str(&out));
+        self.rec_after_sdp(req, "offer", a, &out, &mut reply);
+        reply.push("result", OwnedValue::str("ok"));
+        Ok(reply)
     }
 
     fn answer(&mut self, req: &NgRequest, now: Instant) -> Result<OwnedValue, CallError> {
@@ -492,6 +496,7 @@ impl Registry {
             }
             reply.push("warning", OwnedValue::str(&warnings.join("; ")));
         }
+        self.rec_after_sdp(req, "answer", b, &out, &mut reply);
         reply.push("result", OwnedValue::str("ok"));
         Ok(reply)
     }
@@ -541,6 +546,7 @@ impl Registry {
             } else {
                 call.delete_at = Some(now + Duration::from_secs(delay as u64));
             }
+            self.rec_deleted(call_id);
         }
         tracing::info!(call_id, delay, "delete processed");
         let mut reply = match stats {
@@ -572,13 +578,6 @@ impl Registry {
             .with("result", OwnedValue::str("ok"))
     }
 
-    fn recording(&mut self, req: &NgRequest) -> Result<OwnedValue, CallError> {
-        let call_id = req.call_id.as_deref().ok_or(CallError::NoCallId)?;
-        let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
-        call.record_call = matches!(req.command, Command::StartRecording);
-        Ok(OwnedValue::dict().with("result", OwnedValue::str("ok")))
-    }
-
     fn statistics(&self) -> OwnedValue {
         query::statistics(self, self.started.elapsed())
     }
@@ -589,6 +588,7 @@ impl Registry {
                 self.media.remove_leg(leg);
             }
             self.media.sync(call.worker);
+            self.rec_call_ended(&call);
             let t = &mut self.totals;
             match reason {
                 EndReason::Deleted => t.regular_terminated += 1,
@@ -664,6 +664,7 @@ impl Registry {
             self.end_call(&id, EndReason::Shutdown);
         }
         self.media.shutdown();
+        self.rec_shutdown();
     }
 }
 

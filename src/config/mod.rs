@@ -91,7 +91,7 @@ pub struct Config {
     pub pidfile: Option<PathBuf>,
     /// Media worker threads (0 = one per core).
     pub num_threads: usize,
-    /// `--recording-dir` (kept for the recording feature; still warned about for now).
+    /// `--recording-dir`: call recording is on when set (see `recording`).
     pub recording_dir: Option<PathBuf>,
     /// `--recording-method` (`pcap`/`proc`), kept as given.
     pub recording_method: Option<String>,
@@ -500,15 +500,17 @@ fn build(
             ("num-threads", Value::Int(n)) => cfg.num_threads = usize::try_from(*n).unwrap_or(0),
             ("recording-dir", Value::Str(s)) => {
                 cfg.recording_dir = (!s.is_empty()).then(|| PathBuf::from(s));
-                warnings.push(not_implemented(spec));
             }
             ("recording-method", Value::Str(s)) => {
                 cfg.recording_method = (!s.is_empty()).then(|| s.clone());
-                warnings.push(not_implemented(spec));
+                // Only `pcap` is implemented (`proc` needs rtpengine's kernel module).
+                if !s.is_empty() && s != "pcap" {
+                    warnings.push(not_implemented(spec));
+                }
             }
             ("recording-format", Value::Str(s)) => {
+                // Checked (raw|eth) when the recorder starts, as rtpengine does.
                 cfg.recording_format = (!s.is_empty()).then(|| s.clone());
-                warnings.push(not_implemented(spec));
             }
             // Kinds always match for implemented options; nothing else to do.
             _ if spec.implemented => {}
@@ -966,7 +968,7 @@ mod tests {
     }
 
     #[test]
-    fn recording_options_are_kept_and_warned() {
+    fn recording_options_are_kept() {
         let cfg = ok(&[
             "--recording-dir=/var/spool/rtpbridge",
             "--recording-method",
@@ -979,10 +981,10 @@ mod tests {
         );
         assert_eq!(cfg.recording_method.as_deref(), Some("pcap"));
         assert_eq!(cfg.recording_format.as_deref(), Some("eth"));
-        assert_eq!(
-            warned_options(&cfg),
-            vec!["recording-dir", "recording-method", "recording-format"]
-        );
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+        // `proc` is not implemented.
+        let cfg = ok(&["--recording-method=proc"]);
+        assert_eq!(warned_options(&cfg), vec!["recording-method"]);
     }
 
     #[test]
@@ -1279,7 +1281,7 @@ mod tests {
         assert_eq!(cfg.recording_method.as_deref(), Some("proc"));
         assert_eq!(
             warned_options(&cfg),
-            vec!["listen-http", "tos", "recording-dir", "recording-method"]
+            vec!["listen-http", "tos", "recording-method"]
         );
     }
 

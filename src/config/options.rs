@@ -152,10 +152,10 @@ pub(crate) static OPTIONS: &[OptSpec] = &[
     ign("homer", None, Str),
     ign("homer-protocol", None, Str),
     ign("homer-id", None, Int),
-    // Recording: values are kept in `Config` for the recording feature, still warned about.
-    ign("recording-dir", None, Str),
-    ign("recording-method", None, Str),
-    ign("recording-format", None, Str),
+    // Recording: `pcap` is implemented; `--recording-method=proc` is warned about.
+    imp("recording-dir", None, Str),
+    imp("recording-method", None, Str),
+    imp("recording-format", None, Str),
     ign("iptables-chain", None, Str),
     ign("codecs", None, Flag),
     ign("scheduling", None, Str),
@@ -288,6 +288,21 @@ const IMPLEMENTED_HELP: &[(&str, &str, &str)] = &[
         "num-threads",
         "INT",
         "media worker threads (default: one per core)",
+    ),
+    (
+        "recording-dir",
+        "DIR",
+        "spool directory for call recordings (pcaps/, metadata/, tmp/)",
+    ),
+    (
+        "recording-method",
+        "pcap",
+        "how calls are recorded (only pcap; proc is not implemented)",
+    ),
+    (
+        "recording-format",
+        "raw|eth",
+        "link layer of recorded packets (default raw)",
     ),
     ("pidfile", "FILE", "write the process id to this file"),
     ("foreground", "", "do not daemonize"),

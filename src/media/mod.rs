@@ -141,6 +141,11 @@ impl MediaPlane {
         Ok(handle)
     }
 
+    /// Starts (Some) or stops (None) handing the leg's accepted packets to the recorder.
+    pub fn set_recording(&self, leg: &LegHandle, tap: Option<crate::recording::LegTap>) {
+        self.send(leg.worker, WorkerCmd::SetRecording { id: leg.id, tap });
+    }
+
     pub fn configure(&self, leg: &LegHandle, cfg: LegConfig) {
         self.send(leg.worker, WorkerCmd::Configure { id: leg.id, cfg });
     }

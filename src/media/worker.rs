@@ -4,7 +4,8 @@
 //!
 //! Per packet: one receive, a first-byte check, the latch decision, the payload type check
 //! (and renumbering, in place), counter updates and one send. No allocation: the receive
-//! buffer is owned by the worker and reused.
+//! buffer is owned by the worker and reused. A recorded leg also hands a copy to the recorder
+//! (`recording::LegTap`: pooled buffer, `try_send`).
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -65,6 +66,11 @@ pub enum WorkerCmd {
     RemoveLeg {
         id: LegId,
     },
+    /// Hand a copy of every accepted packet of this leg to the recorder (None: stop).
+    SetRecording {
+        id: LegId,
+        tap: Option<crate::recording::LegTap>,
+    },
     /// Answered once every command queued before it has been applied.
     Sync(crossbeam_channel::Sender<()>),
     Shutdown,
@@ -80,6 +86,8 @@ struct Leg {
     rtp_latch: Latch,
     rtcp_latch: Latch,
     stats: Arc<LegStats>,
+    /// Set while the call is recorded.
+    rec: Option<crate::recording::LegTap>,
 }
 
 pub struct Worker {
@@ -210,6 +218,7 @@ impl Worker {
                     rtp_latch: Latch::default(),
                     rtcp_latch: Latch::default(),
                     stats,
+                    rec: None,
                 });
                 self.ids.insert(id, idx);
                 self.relink();
@@ -238,6 +247,11 @@ impl Worker {
                         let _ = reg.deregister(s);
                     }
                     self.relink();
+                }
+            }
+            WorkerCmd::SetRecording { id, tap } => {
+                if let Some(&idx) = self.ids.get(&id) {
+                    self.legs[idx].rec = tap;
                 }
             }
             WorkerCmd::Sync(done) => {
@@ -373,6 +387,11 @@ impl Worker {
             let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
             leg.stats.ssrc.store(ssrc, Relaxed);
             leg.stats.has_ssrc.store(true, Relaxed);
+        }
+        // Recording tap: the packet as the party sent it (after SRTP decryption, once that
+        // stage exists), before it is sent on. Unrecorded legs pay this one branch.
+        if let Some(tap) = &leg.rec {
+            tap.record(pkt, src, rtcp_sock);
         }
         let Some(peer_idx) = leg.peer else {
             tracing::trace!(
