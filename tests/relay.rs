@@ -426,3 +426,107 @@ fn loop_protect_leaves_its_own_sdp_untouched() {
         "no call set up for the loop"
     );
 }
+
+#[test]
+fn forked_offer_each_branch_has_its_ports_and_the_answer_picks_its_branch() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    let a = udp("127.0.0.2:0");
+    let b1 = udp("127.0.0.3:0");
+    let a_sdp = sdp(
+        "127.0.0.2",
+        a.local_addr().unwrap().port(),
+        "a=rtcp-mux\r\n",
+    );
+    let offer = |branch: &str, mux: &str| {
+        let r = c.ok(&[
+            ("command", s("offer")),
+            ("call-id", s("fork-1")),
+            ("from-tag", s("tag-a")),
+            ("via-branch", s(branch)),
+            ("rtcp-mux", list(&[mux])),
+            ("sdp", s(&a_sdp)),
+        ]);
+        get_str(&r, "sdp")
+    };
+    // The proxy forks the INVITE to two phones: each branch gets ports of its own.
+    let to_b1 = offer("z9hG4bK-1", "demux");
+    let to_b2 = offer("z9hG4bK-2", "offer");
+    assert!(!to_b1.contains("a=rtcp-mux"), "demux on branch 1: {to_b1}");
+    assert!(
+        to_b2.contains("a=rtcp-mux"),
+        "mux offered on branch 2: {to_b2}"
+    );
+    let (p1, p2) = (media_port(&to_b1), media_port(&to_b2));
+    assert_ne!(p1, p2);
+    // Branch 1 answers (without mux); the answer goes by branch 1's flags: demux accepts the
+    // caller's rtcp-mux back.
+    let r = c.ok(&[
+        ("command", s("answer")),
+        ("call-id", s("fork-1")),
+        ("from-tag", s("tag-a")),
+        ("to-tag", s("tag-b1")),
+        ("via-branch", s("z9hG4bK-1")),
+        (
+            "sdp",
+            s(&sdp("127.0.0.3", b1.local_addr().unwrap().port(), "")),
+        ),
+    ]);
+    let to_a = get_str(&r, "sdp");
+    assert!(to_a.contains("a=rtcp-mux"), "{to_a}");
+    let to_a_side = media_port(&to_a);
+    relay_check(&a, to_a_side, &b1, p1, 5, 0x41);
+    relay_check(&b1, p1, &a, to_a_side, 5, 0x42);
+    // The tags are what the query shows.
+    let q = c.ok(&[("command", s("query")), ("call-id", s("fork-1"))]);
+    let tags = get(&q, "tags").unwrap();
+    assert!(
+        get(tags, "tag-a").is_some() && get(tags, "tag-b1").is_some(),
+        "{q:?}"
+    );
+}
+
+#[test]
+fn deleting_one_party_of_a_transferred_call_keeps_the_rest() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    // A1 calls B; then A2 (another from-tag, as after a transfer) calls B too.
+    let call1 = setup(&c, "xfer-1", "", "", &[]);
+    let a2 = udp("127.0.0.4:0");
+    let r = c.ok(&[
+        ("command", s("offer")),
+        ("call-id", s("xfer-1")),
+        ("from-tag", s("tag-a2")),
+        (
+            "sdp",
+            s(&sdp("127.0.0.4", a2.local_addr().unwrap().port(), "")),
+        ),
+    ]);
+    let to_b = media_port(&get_str(&r, "sdp"));
+    let r = c.ok(&[
+        ("command", s("answer")),
+        ("call-id", s("xfer-1")),
+        ("from-tag", s("tag-a2")),
+        ("to-tag", s("tag-b2")),
+        (
+            "sdp",
+            s(&sdp("127.0.0.3", call1.b.local_addr().unwrap().port(), "")),
+        ),
+    ]);
+    let to_a2 = media_port(&get_str(&r, "sdp"));
+    // The first caller hangs up: only its pair goes, the new pair keeps talking.
+    c.ok(&[
+        ("command", s("delete")),
+        ("call-id", s("xfer-1")),
+        ("from-tag", s("tag-a")),
+        ("to-tag", s("tag-b")),
+    ]);
+    let q = c.ok(&[("command", s("query")), ("call-id", s("xfer-1"))]);
+    let tags = get(&q, "tags").unwrap();
+    assert!(
+        get(tags, "tag-a").is_none() && get(tags, "tag-a2").is_some(),
+        "{q:?}"
+    );
+    relay_check(&a2, to_a2, &call1.b, to_b, 3, 0x51);
+    UdpSocket::bind(("127.0.0.1", call1.to_a_side)).expect("the departed party's port is freed");
+}

@@ -258,35 +258,13 @@ impl Registry {
                 call.monologues.len() - 1
             }
         };
-        let b = match call.monologues[a].peer {
-            Some(p) => p,
-            None => {
-                let existing = req
-                    .to_tag
-                    .as_deref()
-                    .and_then(|t| call.find_tag(t))
-                    .filter(|&i| i != a);
-                let idx = match existing {
-                    Some(i) => i,
-                    None => {
-                        call.monologues
-                            .push(Monologue::new(req.to_tag.clone(), secs));
-                        call.monologues.len() - 1
-                    }
-                };
-                call.monologues[a].peer = Some(idx);
-                call.monologues[idx].peer = Some(a);
-                idx
-            }
-        };
+        let b = call.offer_target(a, req.to_tag.as_deref(), req.via_branch.as_deref(), secs);
         if let Some(l) = &req.label {
             call.monologues[a].label = Some(l.clone());
         }
         if let Some(v) = &req.via_branch {
             call.monologues[a].via_branch = Some(v.clone());
         }
-        call.monologues[a].deleted = false;
-        call.monologues[b].deleted = false;
 
         let worker = call.worker;
         let in_family = descs
@@ -343,11 +321,13 @@ impl Registry {
             }
             let a_side = &mut call.monologues[a].medias[i];
             a_side.desc = d.clone();
-            a_side.mux_flags = req.rtcp_mux.clone();
+
             let to_b = offer_mux(&req.rtcp_mux, d.rtcp_mux);
             let require = req.rtcp_mux.contains(&RtcpMuxFlag::Require);
             let b_side = &mut call.monologues[b].medias[i];
             b_side.mux_offered_to = to_b;
+            // Kept with the party the offer went to: each branch of a fork has its own.
+            b_side.mux_flags = req.rtcp_mux.clone();
             if require {
                 b_side.rtcp_mux = true;
             }
@@ -398,22 +378,9 @@ impl Registry {
         }
         let a = call.find_tag(from_tag).ok_or(CallError::UnknownTag)?;
         // The answerer: the monologue with the To-tag, else the untagged one the offer created.
-        let b = match req.to_tag.as_deref() {
-            Some(t) => match call.find_tag(t) {
-                Some(i) => i,
-                None => {
-                    let p = call.monologues[a].peer.ok_or(CallError::UnknownTag)?;
-                    if call.monologues[p].tag.is_none() {
-                        call.monologues[p].tag = Some(t.to_string());
-                    } else {
-                        // A second branch answered: rtpbridge follows the latest answer.
-                        call.monologues[p].tag = Some(t.to_string());
-                    }
-                    p
-                }
-            },
-            None => call.monologues[a].peer.ok_or(CallError::UnknownTag)?,
-        };
+        let b = call
+            .answer_source(a, req.to_tag.as_deref(), req.via_branch.as_deref())
+            .ok_or(CallError::UnknownTag)?;
         if a == b {
             return Err(CallError::SameTags);
         }
@@ -429,8 +396,6 @@ impl Registry {
             codec_plans.push(answer_codecs(m, offer, &codec_flags)?);
         }
         let mut warnings: Vec<String> = Vec::new();
-        call.monologues[a].peer = Some(b);
-        call.monologues[b].peer = Some(a);
         if let Some(l) = &req.label {
             call.monologues[b].label = Some(l.clone());
         }
@@ -444,9 +409,9 @@ impl Registry {
                 b_side.rtcp_mux = b_side.mux_offered_to && d.rtcp_mux;
             }
             let b_mux = b_side.rtcp_mux;
-            let a_side = &mut call.monologues[a].medias[i];
-            let mut flags = a_side.mux_flags.clone();
+            let mut flags = b_side.mux_flags.clone();
             flags.extend(req.rtcp_mux.iter().cloned());
+            let a_side = &mut call.monologues[a].medias[i];
             a_side.rtcp_mux = accept_mux(&flags, a_side.desc.rtcp_mux, b_mux);
             let plan = codec_plans.get_mut(i).and_then(Option::take);
             if let Some(p) = &plan {
@@ -520,25 +485,71 @@ impl Registry {
         } else {
             None
         };
-        // Deleting one branch of a forked call keeps the others; otherwise the call goes.
-        let mut whole = true;
-        if let (Some(tag), Some(branch)) = (req.from_tag.as_deref(), req.via_branch.as_deref()) {
-            let _ = tag;
-            let branches = call
-                .monologues
-                .iter()
-                .filter(|m| m.via_branch.is_some())
-                .count();
-            if branches > 1 {
-                if let Some(m) = call
-                    .monologues
-                    .iter_mut()
-                    .find(|m| m.via_branch.as_deref() == Some(branch))
-                {
-                    m.deleted = true;
-                    whole = false;
+        // Which parties go: the named tags (or the placeholder of the named via-branch), plus
+        // placeholders left talking to nobody. If no two live parties still talk, the whole
+        // call goes (after delete-delay); otherwise only those parties, at once.
+        let mut gone: Vec<usize> = Vec::new();
+        if let Some(ft) = req.from_tag.as_deref() {
+            let a = call.find_tag(ft);
+            let branch_placeholder = req.via_branch.as_deref().and_then(|br| {
+                call.monologues.iter().position(|m| {
+                    !m.deleted && m.tag.is_none() && m.via_branch.as_deref() == Some(br)
+                })
+            });
+            match (branch_placeholder, a) {
+                (Some(p), _) if req.to_tag.is_none() && call.monologues.len() > 2 => gone.push(p),
+                (_, Some(a)) => {
+                    gone.push(a);
+                    if let Some(b) = req.to_tag.as_deref().and_then(|t| call.find_tag(t)) {
+                        gone.push(b);
+                    }
+                }
+                (_, None) => {
+                    if req.flags.fatal {
+                        return Err(CallError::UnknownTag);
+                    }
                 }
             }
+        }
+        let whole = gone.is_empty() || {
+            let mut marked = gone.clone();
+            for &g in &gone {
+                call.monologues[g].deleted = true;
+            }
+            for i in 0..call.monologues.len() {
+                let m = &call.monologues[i];
+                if !m.deleted
+                    && m.tag.is_none()
+                    && m.peer.is_some_and(|p| call.monologues[p].deleted)
+                {
+                    call.monologues[i].deleted = true;
+                    marked.push(i);
+                }
+            }
+            let whole = !call.has_live_pair();
+            if whole {
+                // The call stays whole (and queryable, with media) until delete-delay ends.
+                for i in marked {
+                    call.monologues[i].deleted = false;
+                }
+            }
+            whole
+        };
+        if !whole {
+            let worker = call.worker;
+            for m in call.monologues.iter_mut().filter(|m| m.deleted) {
+                for side in &mut m.medias {
+                    if let Some(l) = side.leg.take() {
+                        self.media.remove_leg(&l);
+                    }
+                }
+            }
+            self.media.sync(worker);
+            tracing::info!(
+                call_id,
+                parties = gone.len(),
+                "delete processed: branch removed, call continues"
+            );
         }
         if whole {
             if delay == 0 {

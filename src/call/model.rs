@@ -145,10 +145,121 @@ pub struct Call {
 }
 
 impl Call {
+    /// The live monologue with this tag.
     pub fn find_tag(&self, tag: &str) -> Option<usize> {
         self.monologues
             .iter()
-            .position(|m| m.tag.as_deref() == Some(tag))
+            .position(|m| !m.deleted && m.tag.as_deref() == Some(tag))
+    }
+
+    fn link(&mut self, a: usize, b: usize) {
+        self.monologues[a].peer = Some(b);
+        self.monologues[b].peer = Some(a);
+    }
+
+    fn push(&mut self, tag: Option<&str>, branch: Option<&str>, now: u64) -> usize {
+        let mut m = Monologue::new(tag.map(str::to_string), now);
+        m.via_branch = branch.map(str::to_string);
+        self.monologues.push(m);
+        self.monologues.len() - 1
+    }
+
+    /// An untagged placeholder (a party an offer went to, not answered yet) linked to `a`,
+    /// preferring the one created for `branch`.
+    fn placeholder_of(&self, a: usize, branch: Option<&str>) -> Option<usize> {
+        let open = |i: &usize| {
+            let m = &self.monologues[*i];
+            !m.deleted && m.tag.is_none() && m.peer == Some(a)
+        };
+        let all = 0..self.monologues.len();
+        branch
+            .and_then(|b| {
+                all.clone()
+                    .filter(open)
+                    .find(|&i| self.monologues[i].via_branch.as_deref() == Some(b))
+            })
+            .or_else(|| self.monologues[a].peer.filter(open))
+    }
+
+    /// The monologue an offer from `a` goes to. An explicit To-tag names it (re-INVITEs,
+    /// including one towards a new party after a transfer); without one, each via-branch of
+    /// a forked INVITE gets a placeholder of its own.
+    pub fn offer_target(
+        &mut self,
+        a: usize,
+        to_tag: Option<&str>,
+        branch: Option<&str>,
+        now: u64,
+    ) -> usize {
+        if let Some(t) = to_tag {
+            if let Some(i) = self.find_tag(t).filter(|&i| i != a) {
+                self.link(a, i);
+                return i;
+            }
+            if let Some(p) = self.placeholder_of(a, branch) {
+                self.monologues[p].tag = Some(t.to_string());
+                return p;
+            }
+            let i = self.push(Some(t), branch, now);
+            self.link(a, i);
+            return i;
+        }
+        if let Some(p) = self.monologues[a]
+            .peer
+            .filter(|&p| !self.monologues[p].deleted)
+        {
+            let pm = &self.monologues[p];
+            let other_branch = pm.tag.is_none()
+                && branch.is_some()
+                && pm.via_branch.is_some()
+                && pm.via_branch.as_deref() != branch;
+            if !other_branch {
+                return p;
+            }
+        }
+        if let Some(p) = branch.and_then(|_| self.placeholder_of(a, branch)) {
+            if self.monologues[p].via_branch.as_deref() == branch {
+                self.link(a, p);
+                return p;
+            }
+        }
+        let i = self.push(None, branch, now);
+        self.link(a, i);
+        i
+    }
+
+    /// The monologue an answer to `a`'s offer comes from: the To-tag's, else the placeholder
+    /// the offer (of this via-branch) created, which now gets the To-tag.
+    pub fn answer_source(
+        &mut self,
+        a: usize,
+        to_tag: Option<&str>,
+        branch: Option<&str>,
+    ) -> Option<usize> {
+        let b = match to_tag {
+            Some(t) => match self.find_tag(t).filter(|&i| i != a) {
+                Some(i) => i,
+                None => {
+                    let p = self.placeholder_of(a, branch).or(self.monologues[a]
+                        .peer
+                        .filter(|&p| !self.monologues[p].deleted))?;
+                    self.monologues[p].tag = Some(t.to_string());
+                    p
+                }
+            },
+            None => self.monologues[a]
+                .peer
+                .filter(|&p| !self.monologues[p].deleted)?,
+        };
+        self.link(a, b);
+        Some(b)
+    }
+
+    /// Whether two live parties still talk to each other.
+    pub fn has_live_pair(&self) -> bool {
+        self.monologues
+            .iter()
+            .any(|m| !m.deleted && m.peer.is_some_and(|p| !self.monologues[p].deleted))
     }
 
     /// All legs of the call.

@@ -91,7 +91,7 @@ fn stream(side: &MediaSide, rtcp: bool, totals: &mut [u64; 6]) -> Option<OwnedVa
 pub fn call_stats(call: &Call) -> OwnedValue {
     let mut totals = [0u64; 6];
     let mut tags = OwnedValue::dict();
-    for m in &call.monologues {
+    for m in call.monologues.iter().filter(|m| !m.deleted) {
         let peer_tag = m
             .peer
             .and_then(|p| call.monologues.get(p))

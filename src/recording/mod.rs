@@ -114,6 +114,9 @@ pub(crate) struct Shared {
     closed: AtomicBool,
     written: AtomicU64,
     lost: AtomicU64,
+    /// Packets the taps have queued for this call. Read by the control plane when it records
+    /// an SDP, so the SDP's place among the packets is exact however far the writer lags.
+    queued: AtomicU64,
     loss_logged: AtomicBool,
     pkts: Sender<Packet>,
     free_tx: Sender<Vec<u8>>,
@@ -180,7 +183,9 @@ impl LegTap {
             data: buf,
         };
         match s.pkts.try_send(p) {
-            Ok(()) => {}
+            Ok(()) => {
+                s.queued.fetch_add(1, Relaxed);
+            }
             Err(TrySendError::Full(p)) => {
                 let mut data = p.data;
                 data.clear();
@@ -229,7 +234,8 @@ impl CallRecording {
 
     /// Appends an offer's or answer's SDP to the metadata file.
     pub fn sdp(&self, rec: SdpRecord) {
-        let _ = self.ctl.send(Ctl::Sdp(self.shared.clone(), rec));
+        let before = self.shared.queued.load(Relaxed);
+        let _ = self.ctl.send(Ctl::Sdp(self.shared.clone(), rec, before));
     }
 
     /// Packets written so far, and packets lost (queue full, disk full, ...).
@@ -339,6 +345,7 @@ impl Recorder {
             closed: AtomicBool::new(false),
             written: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
             loss_logged: AtomicBool::new(false),
             pkts: self.pkts.clone(),
             free_tx: self.free_tx.clone(),

@@ -164,6 +164,7 @@ fn full_queue_drops_and_counts_without_blocking() {
         closed: AtomicBool::new(false),
         written: AtomicU64::new(0),
         lost: AtomicU64::new(0),
+        queued: AtomicU64::new(0),
         loss_logged: AtomicBool::new(false),
         pkts,
         free_tx,

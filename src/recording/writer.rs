@@ -36,7 +36,8 @@ pub(crate) struct Packet {
 pub(crate) enum Ctl {
     /// Create the files (if not yet done); then answer.
     Open(Arc<Shared>, Sender<()>),
-    Sdp(Arc<Shared>, SdpRecord),
+    /// An SDP, and how many packets of the call were queued before it.
+    Sdp(Arc<Shared>, SdpRecord, u64),
     /// Write what is queued for it, finish the metadata and move it in place; then answer.
     Close(Arc<Shared>, Box<CallEnd>, Sender<()>),
     Shutdown,
@@ -215,8 +216,8 @@ impl Writer {
     }
 
     /// Takes `first` and what else is queued (up to [`MAX_BATCH`]), then writes each touched
-    /// file once. Control messages sent before a packet are handled before it, so an SDP's
-    /// position among the packets is exact. False on shutdown.
+    /// file once. Control messages are handled as they come; an SDP's position among the
+    /// packets comes with it (counted by the taps), not from this order. False on shutdown.
     fn batch(&mut self, first: Packet) -> bool {
         let mut next = Some(first);
         let mut n = 0;
@@ -273,10 +274,9 @@ impl Writer {
                 self.ensure_open(&s);
                 let _ = done.send(());
             }
-            Ctl::Sdp(s, rec) => {
+            Ctl::Sdp(s, rec, queued_before) => {
                 if let Some(o) = self.ensure_open(&s) {
-                    let next = o.in_file + o.pcap.as_ref().map_or(0, |p| p.pending() as u64) + 1;
-                    let text = meta::sdp_block(&rec, next);
+                    let text = meta::sdp_block(&rec, queued_before + 1);
                     o.write_meta(&text);
                 }
             }
