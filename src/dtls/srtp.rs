@@ -332,8 +332,7 @@ impl SrtpContext {
         let window = self.rtp_streams.get(hdr.ssrc).copied();
         let index = match &window {
             Some(w) => {
-                let index =
-                    estimate_index(w.highest, hdr.seq).ok_or(SrtpError::IndexExhausted)?;
+                let index = estimate_index(w.highest, hdr.seq).ok_or(SrtpError::IndexExhausted)?;
                 w.check(index)?;
                 index
             }
@@ -357,10 +356,7 @@ impl SrtpContext {
                 return Err(SrtpError::MkiMismatch);
             }
             let roc = ((index >> 16) as u32).to_be_bytes();
-            if !self
-                .rtp
-                .hmac_verify(&[packet, &roc], &tail[self.mki_len..])
-            {
+            if !self.rtp.hmac_verify(&[packet, &roc], &tail[self.mki_len..]) {
                 return Err(SrtpError::AuthFailed);
             }
             let f8_iv = if self.rtp.is_f8() {
@@ -390,14 +386,15 @@ impl SrtpContext {
             return Err(SrtpError::NoRoom);
         }
         let ssrc = rtcp_check_header(&buf[..len])?;
-        let index = self
-            .rtcp_streams
-            .get(ssrc)
-            .map_or(0, |s| s.next_index);
+        let index = self.rtcp_streams.get(ssrc).map_or(0, |s| s.next_index);
         if index > MAX_SRTCP_INDEX {
             return Err(SrtpError::IndexExhausted);
         }
-        let e_flag = if self.profile.encrypts() { 0x8000_0000 } else { 0 };
+        let e_flag = if self.profile.encrypts() {
+            0x8000_0000
+        } else {
+            0
+        };
         let e_index = e_flag | index;
         let e_bytes = e_index.to_be_bytes();
         if self.profile.is_aead() {

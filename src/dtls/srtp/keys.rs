@@ -90,7 +90,7 @@ enum Cipher {
     /// AES-f8: the session key and the IV-encryption key `k_e XOR (k_s || 0x55..)`.
     F8 {
         key: Aes128,
-        iv_key: Aes128,
+        iv_key: Box<Aes128>,
     },
     Gcm128(Box<Aes128Gcm>),
     Gcm256(Box<Aes256Gcm>),
@@ -182,7 +182,7 @@ impl SessionKeys {
                 for (m, k) in m.iter_mut().zip(key) {
                     *m ^= k;
                 }
-                let iv_key = new_block(&m)?;
+                let iv_key = Box::new(new_block(&m)?);
                 m.fill(0);
                 Cipher::F8 {
                     key: new_block(key)?,
@@ -192,15 +192,16 @@ impl SessionKeys {
             CipherKind::AesGcm(16) => Cipher::Gcm128(Box::new(new_block(key)?)),
             CipherKind::AesGcm(_) => Cipher::Gcm256(Box::new(new_block(key)?)),
         };
-        let auth = match auth_key {
-            Some(k) if !profile.is_aead() => {
-                Some(HmacSha1::new_from_slice(k).map_err(|_| SrtpError::BadKeyLength {
-                    expected: AUTH_KEY_LEN,
-                    got: k.len(),
-                })?)
-            }
-            _ => None,
-        };
+        let auth =
+            match auth_key {
+                Some(k) if !profile.is_aead() => Some(HmacSha1::new_from_slice(k).map_err(
+                    |_| SrtpError::BadKeyLength {
+                        expected: AUTH_KEY_LEN,
+                        got: k.len(),
+                    },
+                )?),
+                _ => None,
+            };
         Ok(SessionKeys {
             cipher,
             salt: s,
@@ -365,10 +366,12 @@ mod tests {
         derive(&key, &salt, Label::RtpAuth, &mut out).unwrap();
         assert_eq!(
             out.to_vec(),
-            hex("CEBE321F6FF7716B6FD4AB49AF256A156D38BAA48F0A0ACF3C34E2359E6CDBCE\
+            hex(
+                "CEBE321F6FF7716B6FD4AB49AF256A156D38BAA48F0A0ACF3C34E2359E6CDBCE\
                  E049646C43D9327AD175578EF7227098\
                  6371C10C9A369AC2F94A8C5FBCDDDC256D6E919A48B610EF17C2041E47403576\
-                 6B68642C59BBFC2F34DB60DBDFB2")
+                 6B68642C59BBFC2F34DB60DBDFB2"
+            )
         );
     }
 
@@ -404,10 +407,14 @@ mod tests {
         iv_key.encrypt_block(&mut iv_prime);
         assert_eq!(iv_prime.to_vec(), hex("595b699bbd3bc0df26062093c1ad8f73"));
 
-        let mut data = hex(
-            "70736575646f72616e646f6d6e657373 20697320746865206e65787420626573 74207468696e67",
+        let mut data =
+            hex("70736575646f72616e646f6d6e657373 20697320746865206e65787420626573 74207468696e67");
+        f8_xor(
+            &Aes128::new_from_slice(&key).unwrap(),
+            &iv_key,
+            &iv,
+            &mut data,
         );
-        f8_xor(&Aes128::new_from_slice(&key).unwrap(), &iv_key, &iv, &mut data);
         assert_eq!(
             data,
             hex("019ce7a26e7854014a6366aa95d4eefd 1ad4172a14f9faf455b7f1d4b62bd08f 562c0eef7c4802")

@@ -103,7 +103,9 @@ impl SrtpProfile {
 
     /// The profile for a DTLS-SRTP protection profile id.
     pub fn from_dtls_id(id: u16) -> Option<SrtpProfile> {
-        SrtpProfile::ALL.into_iter().find(|p| p.dtls_id() == Some(id))
+        SrtpProfile::ALL
+            .into_iter()
+            .find(|p| p.dtls_id() == Some(id))
     }
 
     /// The name OpenSSL uses for this profile in `SSL_CTX_set_tlsext_use_srtp` (only the

@@ -66,12 +66,20 @@ fn kat(profile: SrtpProfile, key_len: usize, srtp: &str, srtcp: &str) {
     let mut tx = SrtpContext::new(profile, key, salt).unwrap();
     assert_eq!(protect(&mut tx, &rtp), srtp, "{profile} SRTP protect");
     let mut rx = SrtpContext::new(profile, key, salt).unwrap();
-    assert_eq!(unprotect(&mut rx, &srtp).unwrap(), rtp, "{profile} SRTP unprotect");
+    assert_eq!(
+        unprotect(&mut rx, &srtp).unwrap(),
+        rtp,
+        "{profile} SRTP unprotect"
+    );
 
     let (rtcp, srtcp) = (hex(KAT_RTCP), hex(srtcp));
     let mut tx = SrtpContext::new(profile, key, salt).unwrap();
     tx.set_srtcp_index(0xcafebabe, 1);
-    assert_eq!(protect_rtcp(&mut tx, &rtcp), srtcp, "{profile} SRTCP protect");
+    assert_eq!(
+        protect_rtcp(&mut tx, &rtcp),
+        srtcp,
+        "{profile} SRTCP protect"
+    );
     assert_eq!(
         unprotect_rtcp(&mut rx, &srtcp).unwrap(),
         rtcp,
@@ -115,9 +123,12 @@ fn aes_cm_256_second_known_answer() {
         "f0f04914b513f2763a1b1fa130f10e2998f6f6e43e4309d1e622a0e332b9f1b6\
          3b04803de51ee7c96423ab5b78d2",
     );
-    let mut tx =
-        SrtpContext::new(SrtpProfile::Aes256CmHmacSha1_80, &material[..32], &material[32..])
-            .unwrap();
+    let mut tx = SrtpContext::new(
+        SrtpProfile::Aes256CmHmacSha1_80,
+        &material[..32],
+        &material[32..],
+    )
+    .unwrap();
     assert_eq!(
         protect(&mut tx, &hex(KAT_RTP)),
         hex("800f1234decafbadcafebabef1d9de17ff251ff1aa007774b0b4b40da08d9d9a5b3a55d8873b")
@@ -197,8 +208,12 @@ fn rfc7714_aead_aes_256_gcm() {
 }
 
 fn contexts(profile: SrtpProfile) -> (SrtpContext, SrtpContext) {
-    let key: Vec<u8> = (0..profile.master_key_len() as u8).map(|i| i * 3 + 1).collect();
-    let salt: Vec<u8> = (0..profile.master_salt_len() as u8).map(|i| 0xa0 ^ i).collect();
+    let key: Vec<u8> = (0..profile.master_key_len() as u8)
+        .map(|i| i * 3 + 1)
+        .collect();
+    let salt: Vec<u8> = (0..profile.master_salt_len() as u8)
+        .map(|i| 0xa0 ^ i)
+        .collect();
     (
         SrtpContext::new(profile, &key, &salt).unwrap(),
         SrtpContext::new(profile, &key, &salt).unwrap(),
@@ -219,7 +234,11 @@ fn round_trip_across_roc_wrap_every_profile() {
             if profile.encrypts() {
                 assert_ne!(srtp[12..172], plain[12..], "{profile}: payload encrypted");
             }
-            assert_eq!(unprotect(&mut rx, &srtp).unwrap(), plain, "{profile} seq {seq}");
+            assert_eq!(
+                unprotect(&mut rx, &srtp).unwrap(),
+                plain,
+                "{profile} seq {seq}"
+            );
         }
         assert_eq!(tx.roc(ssrc), Some(1), "{profile}");
         assert_eq!(rx.roc(ssrc), Some(1), "{profile}");
@@ -238,7 +257,10 @@ fn late_packet_from_before_the_wrap_uses_the_old_roc() {
         unprotect(&mut rx, p).unwrap();
     }
     // 65534 arrives after seq 2 of ROC 1: it still belongs to ROC 0.
-    assert_eq!(unprotect(&mut rx, &before).unwrap(), rtp_packet(65534, 7, 20));
+    assert_eq!(
+        unprotect(&mut rx, &before).unwrap(),
+        rtp_packet(65534, 7, 20)
+    );
     assert_eq!(rx.roc(7), Some(1));
 }
 
@@ -281,10 +303,17 @@ fn any_flipped_bit_fails_authentication_and_changes_nothing() {
             let err = unprotect(&mut rx, &bad).unwrap_err();
             // A flipped version bit is caught by the header check, anything else by the tag.
             assert!(
-                matches!(err, SrtpError::AuthFailed | SrtpError::BadVersion | SrtpError::TooShort),
+                matches!(
+                    err,
+                    SrtpError::AuthFailed | SrtpError::BadVersion | SrtpError::TooShort
+                ),
                 "{profile} byte {byte}: {err:?}"
             );
-            assert_eq!(rx.roc(0xabcd), None, "{profile}: no state from a bad packet");
+            assert_eq!(
+                rx.roc(0xabcd),
+                None,
+                "{profile}: no state from a bad packet"
+            );
         }
         // A forged packet far ahead (would move the ROC) must not disturb the real stream.
         let mut forged = protect(&mut tx, &rtp_packet(40000, 0xabcd, 33));
@@ -298,7 +327,10 @@ fn any_flipped_bit_fails_authentication_and_changes_nothing() {
         for byte in 0..srtcp.len() {
             let mut bad = srtcp.clone();
             bad[byte] ^= 0x01;
-            assert!(unprotect_rtcp(&mut rx, &bad).is_err(), "{profile} rtcp byte {byte}");
+            assert!(
+                unprotect_rtcp(&mut rx, &bad).is_err(),
+                "{profile} rtcp byte {byte}"
+            );
         }
         assert_eq!(unprotect_rtcp(&mut rx, &srtcp).unwrap(), rtcp, "{profile}");
     }
@@ -308,7 +340,8 @@ fn any_flipped_bit_fails_authentication_and_changes_nothing() {
 fn csrcs_header_extension_and_padding() {
     // V=2, P=1, X=1, CC=2; two CSRCs; a one-byte-header extension of 2 words; payload
     // ending in 4 bytes of padding.
-    let mut plain = hex("b2 60 0102 00000010 11111111 22222222 33333333 bede0002 10aa2000 00000000");
+    let mut plain =
+        hex("b2 60 0102 00000010 11111111 22222222 33333333 bede0002 10aa2000 00000000");
     plain.extend_from_slice(&[9u8; 20]);
     plain.extend_from_slice(&[0, 0, 0, 4]);
     for profile in SrtpProfile::ALL {
@@ -328,10 +361,16 @@ fn malformed_packets_are_errors() {
     let (mut tx, mut rx) = contexts(SrtpProfile::Aes128CmHmacSha1_80);
     let plain = rtp_packet(1, 1, 10);
     let mut small = plain.clone();
-    assert_eq!(tx.protect_rtp(&mut small, plain.len()), Err(SrtpError::NoRoom));
+    assert_eq!(
+        tx.protect_rtp(&mut small, plain.len()),
+        Err(SrtpError::NoRoom)
+    );
     assert_eq!(tx.protect_rtp(&mut small, 100), Err(SrtpError::TooShort));
     assert_eq!(rx.unprotect_rtp(&mut [0x80; 11]), Err(SrtpError::TooShort));
-    assert_eq!(rx.unprotect_rtp(&mut [0x40; 40]), Err(SrtpError::BadVersion));
+    assert_eq!(
+        rx.unprotect_rtp(&mut [0x40; 40]),
+        Err(SrtpError::BadVersion)
+    );
     // Header extension running past the end.
     let mut ext = hex("90000001000000000000000100ff0010");
     assert_eq!(rx.unprotect_rtp(&mut ext), Err(SrtpError::TooShort));
@@ -375,7 +414,9 @@ fn mki_is_carried_and_checked() {
         assert_eq!(unprotect(&mut other, &srtp), Err(SrtpError::MkiMismatch));
     }
     assert_eq!(
-        contexts(SrtpProfile::Aes128CmHmacSha1_80).0.set_mki(&[0; 129]),
+        contexts(SrtpProfile::Aes128CmHmacSha1_80)
+            .0
+            .set_mki(&[0; 129]),
         Err(SrtpError::BadMki)
     );
 }
@@ -435,12 +476,22 @@ fn profile_names_and_ids() {
     assert_eq!(SrtpProfile::from_dtls_id(0x0003), None);
     let p = SrtpProfile::Aes128CmHmacSha1_32;
     assert_eq!(
-        (p.master_key_len(), p.master_salt_len(), p.rtp_tag_len(), p.rtcp_tag_len()),
+        (
+            p.master_key_len(),
+            p.master_salt_len(),
+            p.rtp_tag_len(),
+            p.rtcp_tag_len()
+        ),
         (16, 14, 4, 10)
     );
     let p = SrtpProfile::AeadAes256Gcm;
     assert_eq!(
-        (p.master_key_len(), p.master_salt_len(), p.rtp_tag_len(), p.rtcp_tag_len()),
+        (
+            p.master_key_len(),
+            p.master_salt_len(),
+            p.rtp_tag_len(),
+            p.rtcp_tag_len()
+        ),
         (32, 12, 16, 16)
     );
 }
