@@ -6,13 +6,13 @@
 
 use libfuzzer_sys::fuzz_target;
 use rtpbridge::dtls::sdes::{CryptoAttribute, FormatOptions};
-use rtpbridge::dtls::srtp::{SrtpContext, SrtpProfile};
+use rtpbridge::dtls::srtp::{SessionParams, SrtpContext, SrtpProfile};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, packet)) = data.split_first() else {
         return;
     };
-    let profile = SrtpProfile::ALL[selector as usize % SrtpProfile::ALL.len()];
+    let profile = SrtpProfile::ALL[(selector & 0x0f) as usize % SrtpProfile::ALL.len()];
     let key = vec![0x5a; profile.master_key_len()];
     let salt = vec![0xa5; profile.master_salt_len()];
     let new = || {
@@ -20,6 +20,12 @@ fuzz_target!(|data: &[u8]| {
         if selector & 0x80 != 0 {
             c.set_mki(&[1, 2, 3, 4]).expect("short MKI");
         }
+        // Refused for GCM (no such transform); the context then stays as it was.
+        let _ = c.set_session_params(SessionParams {
+            unencrypted_srtcp: selector & 0x40 != 0,
+            unencrypted_srtp: selector & 0x20 != 0,
+            unauthenticated_srtp: selector & 0x10 != 0,
+        });
         c
     };
 

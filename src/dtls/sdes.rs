@@ -35,7 +35,7 @@ use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine};
 use rand::RngCore;
 
-use super::srtp::{SrtpContext, SrtpError, SrtpProfile};
+use super::srtp::{SessionParams, SrtpContext, SrtpError, SrtpProfile};
 
 /// Longest `a=crypto` value accepted.
 pub const MAX_CRYPTO_VALUE_LEN: usize = 2048;
@@ -207,9 +207,14 @@ impl CryptoAttribute {
         &self.salt[..self.suite.master_salt_len()]
     }
 
-    /// An SRTP context keyed with this line (and its MKI, if any).
+    /// An SRTP context keyed with this line, with its MKI and session parameters.
     pub fn srtp_context(&self) -> Result<SrtpContext, SrtpError> {
         let mut ctx = SrtpContext::new(self.suite, self.master_key(), self.master_salt())?;
+        ctx.set_session_params(SessionParams {
+            unencrypted_srtp: self.unencrypted_srtp,
+            unencrypted_srtcp: self.unencrypted_srtcp,
+            unauthenticated_srtp: self.unauthenticated_srtp,
+        })?;
         if let Some(mki) = self.mki {
             ctx.set_mki(&mki.to_bytes())?;
         }

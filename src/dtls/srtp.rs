@@ -17,7 +17,10 @@
 //! RTP header extensions and CSRCs are authenticated (or, with GCM, associated data) and never
 //! encrypted (no RFC 6904); padding is part of the encrypted payload and left as it is.
 //! An MKI ([`SrtpContext::set_mki`]) is written after the payload on protect and must match
-//! on unprotect; a context holds one master key, so the MKI only identifies it.
+//! on unprotect; a context holds one master key, so the MKI only identifies it. The SDES
+//! session parameters UNENCRYPTED_SRTP, UNENCRYPTED_SRTCP and UNAUTHENTICATED_SRTP are
+//! supported ([`SrtpContext::set_session_params`]); key derivation rates other than 0, RFC 6904
+//! header extension encryption and F8 for DTLS-SRTP (no profile id exists) are not.
 
 mod keys;
 mod profile;
@@ -68,6 +71,8 @@ pub enum SrtpError {
     TooOld,
     #[error("MKI does not match")]
     MkiMismatch,
+    #[error("session parameter not defined for this profile")]
+    Unsupported,
     #[error("packet index space exhausted, the stream must be rekeyed")]
     IndexExhausted,
 }
@@ -79,6 +84,17 @@ impl From<ReplayCheck> for SrtpError {
             ReplayCheck::TooOld => SrtpError::TooOld,
         }
     }
+}
+
+/// The RFC 4568 SDES session parameters that change the packet transform.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionParams {
+    /// `UNENCRYPTED_SRTP`: RTP payloads are sent in the clear (still authenticated).
+    pub unencrypted_srtp: bool,
+    /// `UNENCRYPTED_SRTCP`: RTCP is sent with E=0, in the clear (still authenticated).
+    pub unencrypted_srtcp: bool,
+    /// `UNAUTHENTICATED_SRTP`: RTP packets carry no authentication tag.
+    pub unauthenticated_srtp: bool,
 }
 
 /// Per-SSRC SRTCP state.
@@ -97,6 +113,7 @@ pub struct SrtpContext {
     rtcp: SessionKeys,
     mki: [u8; MAX_MKI_LEN],
     mki_len: usize,
+    params: SessionParams,
     rtp_streams: SsrcTable<ReplayWindow>,
     rtcp_streams: SsrcTable<RtcpStream>,
 }
@@ -204,6 +221,7 @@ impl SrtpContext {
             rtcp,
             mki: [0; MAX_MKI_LEN],
             mki_len: 0,
+            params: SessionParams::default(),
             rtp_streams: SsrcTable::with_capacity(MAX_SSRCS),
             rtcp_streams: SsrcTable::with_capacity(MAX_SSRCS),
         }
@@ -234,13 +252,32 @@ impl SrtpContext {
         Ok(())
     }
 
+    /// Applies SDES session parameters (RFC 4568 section 6.3). The GCM profiles have no
+    /// unencrypted or unauthenticated SRTP form (RFC 7714); UNENCRYPTED_SRTCP works with all.
+    pub fn set_session_params(&mut self, params: SessionParams) -> Result<(), SrtpError> {
+        if self.profile.is_aead() && (params.unencrypted_srtp || params.unauthenticated_srtp) {
+            return Err(SrtpError::Unsupported);
+        }
+        self.params = params;
+        Ok(())
+    }
+
+    /// The RTP tag length in use (0 with UNAUTHENTICATED_SRTP).
+    fn rtp_tag_len(&self) -> usize {
+        if self.params.unauthenticated_srtp {
+            0
+        } else {
+            self.profile.rtp_tag_len()
+        }
+    }
+
     pub fn profile(&self) -> SrtpProfile {
         self.profile
     }
 
     /// Spare bytes `protect_rtp` needs after the packet.
     pub fn rtp_overhead(&self) -> usize {
-        self.profile.rtp_tag_len() + self.mki_len
+        self.rtp_tag_len() + self.mki_len
     }
 
     /// Spare bytes `protect_rtcp` needs after the packet.
@@ -275,7 +312,7 @@ impl SrtpContext {
     /// least [`rtp_overhead`](Self::rtp_overhead) spare bytes after `len`. Returns the
     /// SRTP packet length.
     pub fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
-        let tag_len = self.profile.rtp_tag_len();
+        let tag_len = self.rtp_tag_len();
         let out_len = len + tag_len + self.mki_len;
         if len > buf.len() {
             return Err(SrtpError::TooShort);
@@ -303,8 +340,10 @@ impl SrtpContext {
             } else {
                 [0; 16]
             };
-            self.rtp
-                .stream_xor(hdr.ssrc, index, &f8_iv, &mut rest[..payload_len])?;
+            if !self.params.unencrypted_srtp {
+                self.rtp
+                    .stream_xor(hdr.ssrc, index, &f8_iv, &mut rest[..payload_len])?;
+            }
             let roc = ((index >> 16) as u32).to_be_bytes();
             let (packet, tail) = buf.split_at_mut(len);
             tail[..self.mki_len].copy_from_slice(&self.mki[..self.mki_len]);
@@ -322,7 +361,7 @@ impl SrtpContext {
     /// Authenticates and decrypts the SRTP packet `buf` in place; returns the length of the
     /// RTP packet now at the start of `buf`. On error nothing in the context changed.
     pub fn unprotect_rtp(&mut self, buf: &mut [u8]) -> Result<usize, SrtpError> {
-        let tag_len = self.profile.rtp_tag_len();
+        let tag_len = self.rtp_tag_len();
         let trailer = tag_len + self.mki_len;
         let hdr = parse_rtp_header(buf)?;
         if buf.len() < hdr.header_len + trailer {
@@ -364,8 +403,10 @@ impl SrtpContext {
             } else {
                 [0; 16]
             };
-            let (_, payload) = packet.split_at_mut(hdr.header_len);
-            self.rtp.stream_xor(hdr.ssrc, index, &f8_iv, payload)?;
+            if !self.params.unencrypted_srtp {
+                let (_, payload) = packet.split_at_mut(hdr.header_len);
+                self.rtp.stream_xor(hdr.ssrc, index, &f8_iv, payload)?;
+            }
         }
         self.rtp_streams
             .entry(hdr.ssrc, || ReplayWindow::starting_at(index))
@@ -390,14 +431,24 @@ impl SrtpContext {
         if index > MAX_SRTCP_INDEX {
             return Err(SrtpError::IndexExhausted);
         }
-        let e_flag = if self.profile.encrypts() {
+        let e_flag = if self.profile.encrypts() && !self.params.unencrypted_srtcp {
             0x8000_0000
         } else {
             0
         };
         let e_index = e_flag | index;
         let e_bytes = e_index.to_be_bytes();
-        if self.profile.is_aead() {
+        if self.profile.is_aead() && e_flag == 0 {
+            // header || payload || tag || E+index || MKI; AAD = header || payload || E+index,
+            // nothing encrypted. Put E+index right after the payload to make the AAD
+            // contiguous, then move it behind the tag.
+            buf[len..len + 4].copy_from_slice(&e_bytes);
+            let nonce = self.rtcp.gcm_nonce(ssrc, index as u64);
+            let tag = self.rtcp.gcm_seal(&nonce, &buf[..len + 4], &mut [])?;
+            buf[len..len + GCM_TAG_LEN].copy_from_slice(&tag);
+            buf[len + GCM_TAG_LEN..len + GCM_TAG_LEN + 4].copy_from_slice(&e_bytes);
+            buf[len + GCM_TAG_LEN + 4..out_len].copy_from_slice(&self.mki[..self.mki_len]);
+        } else if self.profile.is_aead() {
             // header || ciphertext || tag || E+index || MKI; AAD = header || E+index.
             let mut aad = [0u8; 12];
             aad[..8].copy_from_slice(&buf[..8]);
@@ -416,8 +467,10 @@ impl SrtpContext {
             } else {
                 [0; 16]
             };
-            self.rtcp
-                .stream_xor(ssrc, index as u64, &f8_iv, &mut buf[8..len])?;
+            if e_flag != 0 {
+                self.rtcp
+                    .stream_xor(ssrc, index as u64, &f8_iv, &mut buf[8..len])?;
+            }
             buf[len..len + 4].copy_from_slice(&e_bytes);
             let (packet, tail) = buf.split_at_mut(len + 4);
             tail[..self.mki_len].copy_from_slice(&self.mki[..self.mki_len]);

@@ -450,6 +450,101 @@ fn unencrypted_srtcp_is_authenticated_only() {
 }
 
 #[test]
+fn session_parameters_change_the_transform() {
+    let plain = rtp_packet(300, 5, 40);
+    let rtcp = hex(KAT_RTCP);
+    for profile in [
+        SrtpProfile::Aes128CmHmacSha1_80,
+        SrtpProfile::F8_128HmacSha1_32,
+    ] {
+        let (mut tx, mut rx) = contexts(profile);
+        let params = SessionParams {
+            unencrypted_srtp: true,
+            unencrypted_srtcp: true,
+            unauthenticated_srtp: false,
+        };
+        tx.set_session_params(params).unwrap();
+        rx.set_session_params(params).unwrap();
+        let srtp = protect(&mut tx, &plain);
+        assert_eq!(
+            srtp[..plain.len()],
+            plain[..],
+            "{profile}: payload in the clear"
+        );
+        let mut bad = srtp.clone();
+        bad[20] ^= 1;
+        assert_eq!(unprotect(&mut rx, &bad), Err(SrtpError::AuthFailed));
+        assert_eq!(unprotect(&mut rx, &srtp).unwrap(), plain);
+        let srtcp = protect_rtcp(&mut tx, &rtcp);
+        assert_eq!(srtcp[..rtcp.len()], rtcp[..]);
+        assert_eq!(srtcp[rtcp.len()], 0, "{profile}: E flag clear");
+        assert_eq!(unprotect_rtcp(&mut rx, &srtcp).unwrap(), rtcp);
+        // A receiver that expects encryption still reads E=0 SRTCP (the flag is per packet).
+        let (_, mut strict) = contexts(profile);
+        assert_eq!(unprotect_rtcp(&mut strict, &srtcp).unwrap(), rtcp);
+
+        let (mut tx, mut rx) = contexts(profile);
+        let params = SessionParams {
+            unauthenticated_srtp: true,
+            ..Default::default()
+        };
+        tx.set_session_params(params).unwrap();
+        rx.set_session_params(params).unwrap();
+        assert_eq!(tx.rtp_overhead(), 0);
+        let srtp = protect(&mut tx, &plain);
+        assert_eq!(srtp.len(), plain.len());
+        assert_eq!(unprotect(&mut rx, &srtp).unwrap(), plain);
+    }
+    let (mut tx, mut rx) = contexts(SrtpProfile::AeadAes128Gcm);
+    assert_eq!(
+        tx.set_session_params(SessionParams {
+            unencrypted_srtp: true,
+            ..Default::default()
+        }),
+        Err(SrtpError::Unsupported)
+    );
+    let params = SessionParams {
+        unencrypted_srtcp: true,
+        ..Default::default()
+    };
+    tx.set_session_params(params).unwrap();
+    let srtcp = protect_rtcp(&mut tx, &rtcp);
+    assert_eq!(srtcp.len(), rtcp.len() + 16 + 4);
+    assert_eq!(srtcp[..rtcp.len()], rtcp[..]);
+    assert_eq!(unprotect_rtcp(&mut rx, &srtcp).unwrap(), rtcp);
+}
+
+#[test]
+fn a_forged_packet_does_not_move_the_roc() {
+    let (mut tx, mut rx) = contexts(SrtpProfile::Aes128CmHmacSha1_80);
+    unprotect(&mut rx, &protect(&mut tx, &rtp_packet(65530, 1, 10))).unwrap();
+    // A packet with seq 5 would be taken as ROC 1; forged, it must not commit that.
+    let mut other = SrtpContext::new(SrtpProfile::Aes128CmHmacSha1_80, &[9; 16], &[9; 14]).unwrap();
+    let forged = protect(&mut other, &rtp_packet(5, 1, 16));
+    assert_eq!(unprotect(&mut rx, &forged), Err(SrtpError::AuthFailed));
+    assert_eq!(rx.roc(1), Some(0));
+    assert_eq!(
+        unprotect(&mut rx, &protect(&mut tx, &rtp_packet(65531, 1, 10))).unwrap(),
+        rtp_packet(65531, 1, 10)
+    );
+    // The same for SRTCP: a forged index far ahead leaves the window where it was.
+    let rtcp = hex(KAT_RTCP);
+    unprotect_rtcp(&mut rx, &protect_rtcp(&mut tx, &rtcp)).unwrap();
+    other.set_srtcp_index(0xcafebabe, 1000);
+    let forged = protect_rtcp(&mut other, &rtcp);
+    assert_eq!(unprotect_rtcp(&mut rx, &forged), Err(SrtpError::AuthFailed));
+    assert_eq!(
+        rx.rtcp_streams
+            .get(0xcafebabe)
+            .unwrap()
+            .window
+            .unwrap()
+            .highest,
+        0
+    );
+}
+
+#[test]
 fn many_ssrcs_stay_bounded() {
     let (mut tx, mut rx) = contexts(SrtpProfile::Aes128CmHmacSha1_80);
     for ssrc in 0..(MAX_SSRCS as u32 * 3) {
