@@ -8,10 +8,14 @@
 //!
 //! This module owns no sockets and reads no clock; RTP never passes through it.
 
+pub mod agent;
+pub mod candidate;
 pub mod stun;
 #[cfg(test)]
 mod test_oracle;
 
+pub use agent::{Credentials, IceAgent, IceConfig, IceError, IceEvent, IceState, Transmit};
+pub use candidate::{Candidate, CandidateType};
 
 /// SDP attribute names that belong to ICE and are removed by `ICE=remove`.
 pub const ICE_ATTRIBUTES: &[&str] = &[
