@@ -59,6 +59,17 @@ fn main() -> ExitCode {
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
+    // Accepted so that rtpengine's command lines start unchanged, but nothing serves them yet.
+    if let Some(a) = cfg.listen_cli {
+        tracing::warn!(
+            "option --listen-cli ({a}): the CLI control socket is not served yet; ignored"
+        );
+    }
+    if let Some(a) = cfg.listen_udp {
+        tracing::warn!(
+            "option --listen-udp ({a}): the rtpproxy UDP protocol is not served yet; ignored"
+        );
+    }
     // Recording options are checked before daemonizing; the thread starts after it.
     let recording = match RecordingSettings::from_options(
         cfg.recording_dir.as_deref(),

@@ -141,7 +141,12 @@ fn starts_with_rtpengines_test_suite_command_line() {
         "--log-level-internals=7",
     ]);
     let lines = wait_for_line(&rx, "rtpbridge started");
-    for opt in ["--silence-detect", "--log-level-internals"] {
+    for opt in [
+        "--silence-detect",
+        "--log-level-internals",
+        "--listen-cli",
+        "--listen-udp",
+    ] {
         let n = lines.iter().filter(|l| l.contains(opt)).count();
         assert_eq!(n, 1, "exactly one warning line for {opt}: {lines:?}");
     }
