@@ -1,0 +1,118 @@
+//! SDES-SRTP in offer/answer: which `a=crypto` lines each party gets, and which keys each
+//! leg decrypts and encrypts with.
+//!
+//! A party speaks SRTP when its section's protocol is `RTP/SAVP` or `RTP/SAVPF`. In an
+//! offer, the lines going to the answerer are the offerer's own (same keys, so SRTP between
+//! two SDES parties needs no new keys) plus rtpengine's other suites with fresh keys
+//! ([`sdes::build_offer`]); an offer going out as plain RTP carries none. In the answer, the
+//! answerer's accepted line settles the keys of its leg ([`sdes::accepted_offer`]), and the
+//! line answered to an SRTP offerer is one of its own suites, with the answerer's key when
+//! the suites match ([`sdes::build_answer`]).
+//!
+//! Re-offers keep keys: the lines we offered before are the `previous` of the next offer,
+//! and the answer we gave before is the `previous` of the next answer.
+
+use crate::dtls::sdes::{self, AnswerInput, CryptoAttribute, FormatOptions, SdesFlags};
+use crate::ng::request::NgRequest;
+use crate::sdp::Media;
+
+use super::model::MediaSide;
+
+/// Whether a transport protocol is SDES-SRTP (RTP/SAVP, RTP/SAVPF).
+pub fn is_sdes_protocol(protocol: &str) -> bool {
+    protocol.eq_ignore_ascii_case("RTP/SAVP") || protocol.eq_ignore_ascii_case("RTP/SAVPF")
+}
+
+/// The SDES flags of a request.
+pub fn flags(req: &NgRequest) -> SdesFlags {
+    let mut f = SdesFlags::from_options(&req.sdes);
+    if req.flags.pad_crypto {
+        f.pad = true;
+    }
+    f
+}
+
+/// The `a=crypto` lines of a section that the party's protocol makes meaningful.
+fn party_lines(m: &Media) -> Vec<CryptoAttribute> {
+    if !is_sdes_protocol(m.protocol()) {
+        return Vec::new();
+    }
+    let (lines, errors) = sdes::parse_all(m.attrs("crypto"));
+    for e in errors {
+        tracing::debug!("ignored a=crypto line: {e}");
+    }
+    lines
+}
+
+/// The offer step of one section: `a` offered `m`; the offer goes to `b` with `out_protocol`.
+pub fn on_offer(
+    a: &mut MediaSide,
+    b: &mut MediaSide,
+    m: &Media,
+    out_protocol: &str,
+    f: &SdesFlags,
+) {
+    a.sdes.party_offer = party_lines(m);
+    if is_sdes_protocol(out_protocol) && m.port() != 0 {
+        let previous = std::mem::take(&mut b.sdes.our_offer);
+        b.sdes.our_offer = sdes::build_offer(&a.sdes.party_offer, &previous, f, &mut rand::rng());
+    } else {
+        b.sdes.our_offer.clear();
+    }
+    b.sdes.offer_flags = f.clone();
+}
+
+/// The answer step of one section: `b` answered `m` to `a`'s offer.
+pub fn on_answer(a: &mut MediaSide, b: &mut MediaSide, m: &Media, answer_flags: &SdesFlags) {
+    let b_lines = party_lines(m);
+    let accepted = sdes::accepted_offer(&b.sdes.our_offer, &b_lines, &b.sdes.offer_flags);
+    match accepted {
+        Some(i) => {
+            let ours = &b.sdes.our_offer[i];
+            b.sdes.send = Some(ours.clone());
+            b.sdes.recv = b_lines
+                .iter()
+                .find(|l| l.tag == ours.tag && l.suite == ours.suite)
+                .cloned();
+        }
+        None => {
+            b.sdes.send = None;
+            b.sdes.recv = None;
+        }
+    }
+    if a.sdes.party_offer.is_empty() || m.port() == 0 {
+        a.sdes.send = None;
+        a.sdes.recv = None;
+        return;
+    }
+    let input = AnswerInput {
+        offered: &a.sdes.party_offer,
+        peer_answer: b.sdes.recv.as_ref(),
+        previous: a.sdes.send.as_ref(),
+    };
+    let ours = sdes::build_answer(&input, &b.sdes.offer_flags, answer_flags, &mut rand::rng());
+    a.sdes.recv = ours.as_ref().and_then(|o| {
+        a.sdes
+            .party_offer
+            .iter()
+            .find(|l| l.tag == o.tag && l.suite == o.suite)
+            .cloned()
+    });
+    a.sdes.send = ours;
+}
+
+/// The `a=crypto` attribute values to write to the party of `side`: our offer's lines in an
+/// offer, our chosen line in an answer.
+pub fn attributes(side: &MediaSide, is_offer: bool, fmt: FormatOptions) -> Vec<String> {
+    if is_offer {
+        side.sdes
+            .our_offer
+            .iter()
+            .map(|c| c.to_attribute(fmt))
+            .collect()
+    } else if side.sdes.party_offer.is_empty() {
+        Vec::new()
+    } else {
+        side.sdes.send.iter().map(|c| c.to_attribute(fmt)).collect()
+    }
+}
