@@ -125,6 +125,9 @@ struct Leg {
     /// Decrypts what the party sends / encrypts what goes to it.
     srtp_in: Crypto,
     srtp_out: Crypto,
+    /// This party encrypts with the very key we encrypt with towards the peer (both SDES
+    /// parties took the same line): SRTP passes through untouched, as rtpengine does.
+    srtp_passthrough: bool,
 }
 
 pub struct Worker {
@@ -258,6 +261,7 @@ impl Worker {
                     rec: None,
                     srtp_in: Crypto::Plain,
                     srtp_out: Crypto::Plain,
+                    srtp_passthrough: false,
                 });
                 self.ids.insert(id, idx);
                 self.relink();
@@ -314,6 +318,19 @@ impl Worker {
         let ids = &self.ids;
         for (_, leg) in self.legs.iter_mut() {
             leg.peer = leg.cfg.peer.and_then(|p| ids.get(&p).copied());
+        }
+        let legs = &self.legs;
+        let passthrough: Vec<(usize, bool)> = legs
+            .iter()
+            .map(|(i, leg)| {
+                let same_key = leg.peer.and_then(|p| legs.get(p)).is_some_and(|p| {
+                    leg.cfg.srtp_recv.is_some() && leg.cfg.srtp_recv == p.cfg.srtp_send
+                });
+                (i, same_key)
+            })
+            .collect();
+        for (i, same_key) in passthrough {
+            self.legs[i].srtp_passthrough = same_key;
         }
     }
 
@@ -388,7 +405,9 @@ impl Worker {
         let is_rtcp = rtcp_sock || (is_rtp_leg && is_rtcp_on_mux(pkt));
         // SRTP: authenticate and decrypt before anything looks at the packet.
         let received_len = len;
-        let len = match (&mut leg.srtp_in, is_rtp_leg) {
+        // Same key both ways (and nothing to record): the endpoints do the crypto.
+        let srtp_passthrough = leg.srtp_passthrough && leg.rec.is_none();
+        let len = match (&mut leg.srtp_in, is_rtp_leg && !srtp_passthrough) {
             (Crypto::Plain, _) | (_, false) => len,
             (Crypto::Srtp(ctx), true) => {
                 let r = if is_rtcp {
@@ -497,7 +516,7 @@ impl Worker {
             return;
         };
         // SRTP towards the peer: encrypt in place, into the tail room.
-        let len = match (&mut peer.srtp_out, is_rtp_leg) {
+        let len = match (&mut peer.srtp_out, is_rtp_leg && !srtp_passthrough) {
             (Crypto::Plain, _) | (_, false) => len,
             (Crypto::Srtp(ctx), true) => {
                 let r = if is_rtcp {
