@@ -9,8 +9,9 @@
 //! line answered to an SRTP offerer is one of its own suites, with the answerer's key when
 //! the suites match ([`sdes::build_answer`]).
 //!
-//! Re-offers keep keys: the lines we offered before are the `previous` of the next offer,
-//! and the answer we gave before is the `previous` of the next answer.
+//! Re-offers keep keys: the line the party accepted (or, before any answer, the lines we
+//! offered) is the `previous` of the next offer, and the answer we gave before is the
+//! `previous` of the next answer.
 
 use crate::dtls::sdes::{self, AnswerInput, CryptoAttribute, FormatOptions, SdesFlags};
 use crate::ng::request::NgRequest;
@@ -54,7 +55,12 @@ pub fn on_offer(
 ) {
     a.sdes.party_offer = party_lines(m);
     if is_sdes_protocol(out_protocol) && m.port() != 0 {
-        let previous = std::mem::take(&mut b.sdes.our_offer);
+        // A re-offer keeps the line the party accepted (first, with its tag and key); before
+        // any answer, the lines we offered last time keep their keys.
+        let previous = match &b.sdes.send {
+            Some(accepted) => vec![accepted.clone()],
+            None => std::mem::take(&mut b.sdes.our_offer),
+        };
         b.sdes.our_offer = sdes::build_offer(&a.sdes.party_offer, &previous, f, &mut rand::rng());
     } else {
         b.sdes.our_offer.clear();
