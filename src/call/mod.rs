@@ -295,6 +295,7 @@ impl Registry {
             .ok_or(CallError::NoInterface)?;
         let policy = self.latch_policy(req);
         let sdes_flags = sdes::flags(req);
+        let osrtp = sdes::OsrtpFlags::from_request(req);
 
         let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
         for (i, d) in descs.iter().enumerate() {
@@ -338,7 +339,8 @@ impl Registry {
             apply_offer_codecs(a_side, b_side, plan);
             if let Some(m) = session.media().get(i) {
                 let out_protocol = req.transport_protocol.as_deref().unwrap_or(&d.protocol);
-                sdes::on_offer(a_side, b_side, m, out_protocol, &sdes_flags);
+                let forced = req.transport_protocol.is_some();
+                sdes::on_offer(a_side, b_side, m, out_protocol, forced, &sdes_flags, osrtp);
             }
         }
         // Sections dropped from the SDP: release their sockets.
@@ -403,6 +405,7 @@ impl Registry {
         }
         let mut warnings: Vec<String> = Vec::new();
         let sdes_flags = sdes::flags(req);
+        let osrtp = sdes::OsrtpFlags::from_request(req);
         if let Some(l) = &req.label {
             call.monologues[b].label = Some(l.clone());
         }
@@ -427,7 +430,7 @@ impl Registry {
             let (a_side, b_side) = two_sides_mut(call, a, b, i);
             apply_answer_codecs(a_side, b_side, plan);
             if let Some(m) = session.media().get(i) {
-                sdes::on_answer(a_side, b_side, m, &sdes_flags);
+                sdes::on_answer(a_side, b_side, m, &sdes_flags, osrtp);
             }
             if d.is_rejected() {
                 for m in [a, b] {

@@ -24,6 +24,31 @@ pub fn is_sdes_protocol(protocol: &str) -> bool {
     protocol.eq_ignore_ascii_case("RTP/SAVP") || protocol.eq_ignore_ascii_case("RTP/SAVPF")
 }
 
+/// Whether a transport protocol is plain RTP (RTP/AVP, RTP/AVPF), where `a=crypto` lines
+/// make an OSRTP (RFC 8643) offer or answer.
+pub fn is_plain_rtp_protocol(protocol: &str) -> bool {
+    protocol.eq_ignore_ascii_case("RTP/AVP") || protocol.eq_ignore_ascii_case("RTP/AVPF")
+}
+
+/// The request's `OSRTP` options that rtpbridge acts on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsrtpFlags {
+    /// `offer`: turn a plain offer into an OSRTP offer.
+    pub offer: bool,
+    /// `accept` / `accept-RFC`: accept an OSRTP offer even when the answerer did not.
+    pub accept: bool,
+}
+
+impl OsrtpFlags {
+    pub fn from_request(req: &NgRequest) -> OsrtpFlags {
+        let has = |n: &str| req.osrtp.iter().any(|o| o == n);
+        OsrtpFlags {
+            offer: has("offer"),
+            accept: has("accept") || has("accept-RFC"),
+        }
+    }
+}
+
 /// The SDES flags of a request.
 pub fn flags(req: &NgRequest) -> SdesFlags {
     let mut f = SdesFlags::from_options(&req.sdes);
@@ -33,9 +58,10 @@ pub fn flags(req: &NgRequest) -> SdesFlags {
     f
 }
 
-/// The `a=crypto` lines of a section that the party's protocol makes meaningful.
+/// The `a=crypto` lines of a section whose protocol makes them meaningful (SRTP, or plain
+/// RTP for OSRTP).
 fn party_lines(m: &Media) -> Vec<CryptoAttribute> {
-    if !is_sdes_protocol(m.protocol()) {
+    if !is_sdes_protocol(m.protocol()) && !is_plain_rtp_protocol(m.protocol()) {
         return Vec::new();
     }
     let (lines, errors) = sdes::parse_all(m.attrs("crypto"));
@@ -45,16 +71,23 @@ fn party_lines(m: &Media) -> Vec<CryptoAttribute> {
     lines
 }
 
-/// The offer step of one section: `a` offered `m`; the offer goes to `b` with `out_protocol`.
+/// The offer step of one section: `a` offered `m`; the offer goes to `b` with `out_protocol`
+/// (`protocol_forced`: the request's transport-protocol set it).
 pub fn on_offer(
     a: &mut MediaSide,
     b: &mut MediaSide,
     m: &Media,
     out_protocol: &str,
+    protocol_forced: bool,
     f: &SdesFlags,
+    osrtp: OsrtpFlags,
 ) {
     a.sdes.party_offer = party_lines(m);
-    if is_sdes_protocol(out_protocol) && m.port() != 0 {
+    // OSRTP goes on as OSRTP (unless a transport-protocol says otherwise), or is made up
+    // with OSRTP=offer.
+    let osrtp_out = is_plain_rtp_protocol(out_protocol)
+        && (osrtp.offer || (!protocol_forced && !a.sdes.party_offer.is_empty()));
+    if (is_sdes_protocol(out_protocol) || osrtp_out) && m.port() != 0 {
         // A re-offer keeps the line the party accepted (first, with its tag and key); before
         // any answer, the lines we offered last time keep their keys.
         let previous = match &b.sdes.send {
@@ -69,7 +102,13 @@ pub fn on_offer(
 }
 
 /// The answer step of one section: `b` answered `m` to `a`'s offer.
-pub fn on_answer(a: &mut MediaSide, b: &mut MediaSide, m: &Media, answer_flags: &SdesFlags) {
+pub fn on_answer(
+    a: &mut MediaSide,
+    b: &mut MediaSide,
+    m: &Media,
+    answer_flags: &SdesFlags,
+    osrtp: OsrtpFlags,
+) {
     let b_lines = party_lines(m);
     let accepted = sdes::accepted_offer(&b.sdes.our_offer, &b_lines, &b.sdes.offer_flags);
     match accepted {
@@ -86,7 +125,10 @@ pub fn on_answer(a: &mut MediaSide, b: &mut MediaSide, m: &Media, answer_flags: 
             b.sdes.recv = None;
         }
     }
-    if a.sdes.party_offer.is_empty() || m.port() == 0 {
+    // An OSRTP offer stays plain RTP unless the answerer took SRTP or OSRTP=accept says so.
+    let osrtp_declined =
+        !is_sdes_protocol(&a.desc.protocol) && b.sdes.recv.is_none() && !osrtp.accept;
+    if a.sdes.party_offer.is_empty() || m.port() == 0 || osrtp_declined {
         a.sdes.send = None;
         a.sdes.recv = None;
         return;

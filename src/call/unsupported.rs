@@ -59,7 +59,10 @@ pub fn ignored_options(req: &NgRequest) -> Vec<&'static str> {
     );
     chk(req.ice_lite.is_some(), "ICE-lite");
     chk(req.dtls.is_some(), "DTLS");
-    chk(!req.osrtp.is_empty(), "OSRTP");
+    chk(
+        req.osrtp.iter().any(|o| o.ends_with("-legacy")),
+        "OSRTP offer-legacy/accept-legacy",
+    );
     chk(req.tos.is_some(), "TOS");
     chk(req.output_destination.is_some(), "output-destination");
     chk(req.recording_dir.is_some(), "recording-dir");
