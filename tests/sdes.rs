@@ -35,17 +35,15 @@ fn crypto_lines(sdp: &str) -> Vec<CryptoAttribute> {
         .collect()
 }
 
-/// A webrtc-srtp context for one AES_CM_128_HMAC_SHA1_80 line.
+/// A webrtc-srtp context for one AES_CM_128_HMAC_SHA1_80 or _32 line.
 fn ctx(line: &CryptoAttribute) -> Context {
-    assert_eq!(line.suite.sdes_name(), "AES_CM_128_HMAC_SHA1_80");
-    Context::new(
-        line.master_key(),
-        line.master_salt(),
-        ProtectionProfile::Aes128CmHmacSha1_80,
-        None,
-        None,
-    )
-    .expect("webrtc-srtp context")
+    let profile = match line.suite.sdes_name() {
+        "AES_CM_128_HMAC_SHA1_80" => ProtectionProfile::Aes128CmHmacSha1_80,
+        "AES_CM_128_HMAC_SHA1_32" => ProtectionProfile::Aes128CmHmacSha1_32,
+        other => panic!("no test context for {other}"),
+    };
+    Context::new(line.master_key(), line.master_salt(), profile, None, None)
+        .expect("webrtc-srtp context")
 }
 
 fn party_line() -> CryptoAttribute {
@@ -295,4 +293,156 @@ fn sdes_offer_to_plain_answerer_and_reinvite() {
         try_recv(&l.plain, Duration::from_millis(50)).is_none(),
         "nothing extra was relayed"
     );
+}
+
+/// SDES on both sides with no common suite choice: the offerer offers only
+/// AES_CM_128_HMAC_SHA1_80, the answerer takes the AES_CM_128_HMAC_SHA1_32 line we added, so
+/// rtpbridge decrypts with one party's key and encrypts with another, per direction.
+#[test]
+fn sdes_to_sdes_with_different_suites_reencrypts() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    let (a, _a_rtcp) = pair("127.0.0.2");
+    let (b, _b_rtcp) = pair("127.0.0.3");
+    let (ap, bp) = (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    );
+    let a_line = party_line();
+    let r = c.ok(&[
+        ("command", s("offer")),
+        ("call-id", s("sdes-3")),
+        ("from-tag", s("a")),
+        (
+            "sdp",
+            s(&srtp_sdp(
+                "127.0.0.2",
+                ap,
+                &format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{PARTY_KEY}\r\n"),
+            )),
+        ),
+    ]);
+    let offer = get_str(&r, "sdp");
+    let ours_to_b = crypto_lines(&offer);
+    assert_eq!(
+        ours_to_b[0], a_line,
+        "the offerer's line passes through first"
+    );
+    let to_b = ours_to_b
+        .iter()
+        .find(|l| l.suite.sdes_name() == "AES_CM_128_HMAC_SHA1_32")
+        .unwrap()
+        .clone();
+    let b_key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk";
+    let b_line = CryptoAttribute::parse(&format!(
+        "{} AES_CM_128_HMAC_SHA1_32 inline:{b_key}",
+        to_b.tag
+    ))
+    .unwrap();
+    let r = c.ok(&[
+        ("command", s("answer")),
+        ("call-id", s("sdes-3")),
+        ("from-tag", s("a")),
+        ("to-tag", s("b")),
+        (
+            "sdp",
+            s(&srtp_sdp(
+                "127.0.0.3",
+                bp,
+                &format!(
+                    "a=crypto:{} AES_CM_128_HMAC_SHA1_32 inline:{b_key}\r\n",
+                    to_b.tag
+                ),
+            )),
+        ),
+    ]);
+    let answer = get_str(&r, "sdp");
+    let to_a = crypto_lines(&answer);
+    assert_eq!(to_a.len(), 1, "{answer}");
+    assert_eq!((to_a[0].tag, to_a[0].suite), (1, a_line.suite));
+    assert_ne!(
+        to_a[0].master_key(),
+        a_line.master_key(),
+        "a fresh key of ours"
+    );
+    let (to_a_port, to_b_port) = (media_port(&answer), media_port(&offer));
+
+    let (mut a_tx, mut a_rx) = (ctx(&a_line), ctx(&to_a[0]));
+    let (mut b_tx, mut b_rx) = (ctx(&b_line), ctx(&to_b));
+    for seq in 1..=50u16 {
+        let pkt = rtp(0xa, seq, seq as u8);
+        a.send_to(&a_tx.encrypt_rtp(&pkt).unwrap(), ("127.0.0.1", to_a_port))
+            .unwrap();
+        let (got, _) = recv(&b);
+        assert_eq!(got.len(), pkt.len() + 4, "the 32-bit tag towards B");
+        assert_eq!(&b_rx.decrypt_rtp(&got).unwrap()[..], &pkt[..]);
+
+        let pkt = rtp(0xb, seq, !(seq as u8));
+        b.send_to(&b_tx.encrypt_rtp(&pkt).unwrap(), ("127.0.0.1", to_b_port))
+            .unwrap();
+        let (got, _) = recv(&a);
+        assert_eq!(got.len(), pkt.len() + 10, "the 80-bit tag towards A");
+        assert_eq!(&a_rx.decrypt_rtp(&got).unwrap()[..], &pkt[..]);
+    }
+}
+
+/// OSRTP=offer: a plain offer goes out as RTP/AVP with `a=crypto` lines; the answerer takes
+/// one (still RTP/AVP), so it gets SRTP while the offerer keeps plain RTP.
+#[test]
+fn osrtp_offer_accepted() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    let (plain, plain_rtcp) = pair("127.0.0.2");
+    let (srtp, srtp_rtcp) = pair("127.0.0.3");
+    let (pp, sp) = (
+        plain.local_addr().unwrap().port(),
+        srtp.local_addr().unwrap().port(),
+    );
+    let r = c.ok(&[
+        ("command", s("offer")),
+        ("call-id", s("osrtp-1")),
+        ("from-tag", s("plain")),
+        ("OSRTP", list(&["offer"])),
+        ("sdp", s(&sdp("127.0.0.2", pp, ""))),
+    ]);
+    let offer = get_str(&r, "sdp");
+    assert_eq!(
+        m_protocol(&offer),
+        "RTP/AVP",
+        "OSRTP keeps the plain protocol"
+    );
+    let chosen = crypto_lines(&offer)
+        .into_iter()
+        .find(|l| l.suite.sdes_name() == "AES_CM_128_HMAC_SHA1_80")
+        .expect("SDES lines offered");
+    let mut party = party_line();
+    party.tag = chosen.tag;
+    let answer_sdp = sdp(
+        "127.0.0.3",
+        sp,
+        &format!(
+            "a=crypto:{} AES_CM_128_HMAC_SHA1_80 inline:{PARTY_KEY}\r\n",
+            chosen.tag
+        ),
+    );
+    let r = c.ok(&[
+        ("command", s("answer")),
+        ("call-id", s("osrtp-1")),
+        ("from-tag", s("plain")),
+        ("to-tag", s("srtp")),
+        ("sdp", s(&answer_sdp)),
+    ]);
+    let answer = get_str(&r, "sdp");
+    assert!(crypto_lines(&answer).is_empty(), "{answer}");
+    let mut l = Legs {
+        plain,
+        plain_rtcp,
+        srtp,
+        srtp_rtcp,
+        to_plain: media_port(&answer),
+        to_srtp: media_port(&offer),
+        party_tx: ctx(&party),
+        party_rx: ctx(&chosen),
+    };
+    exchange(&mut l, 1);
 }
