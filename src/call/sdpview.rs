@@ -81,8 +81,11 @@ pub fn rewrite_for(
         // Media we do not relay (TCP-based) stays as it is; a rejected section (port 0) is
         // still rewritten (its c= and mid), just without our attributes.
         mr.passthrough = mr.passthrough || (leg.is_none() && m.port() != 0);
-        mr.protocol = if is_offer {
+        mr.protocol = if is_offer || req.transport_protocol.is_some() {
             req.transport_protocol.clone()
+        } else if req.transport_protocol_accept {
+            // transport-protocol=accept: the answerer's protocol goes back as it is.
+            None
         } else {
             // The answer goes back in the offerer's own protocol.
             mine.map(|s| s.desc.protocol.clone())
