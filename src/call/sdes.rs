@@ -164,3 +164,165 @@ pub fn attributes(side: &MediaSide, is_offer: bool, fmt: FormatOptions) -> Vec<S
         side.sdes.send.iter().map(|c| c.to_attribute(fmt)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdp::Session;
+
+    const KEY: &str = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+
+    fn session(proto: &str, crypto: &str) -> Session {
+        Session::parse(&format!(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 {proto} 0\r\n{crypto}"
+        ))
+        .unwrap()
+    }
+
+    fn side(proto: &str) -> MediaSide {
+        let mut s = MediaSide::default();
+        s.desc.protocol = proto.to_string();
+        s
+    }
+
+    #[test]
+    fn plain_to_savp_offers_all_suites_and_takes_the_accepted_key() {
+        let (mut a, mut b) = (side("RTP/AVP"), side(""));
+        let offer = session("RTP/AVP", "");
+        let f = SdesFlags::default();
+        on_offer(
+            &mut a,
+            &mut b,
+            &offer.media()[0],
+            "RTP/SAVP",
+            true,
+            &f,
+            Default::default(),
+        );
+        assert_eq!(b.sdes.our_offer.len(), 12);
+        let line = b.sdes.our_offer[6].clone();
+        assert_eq!(line.suite.sdes_name(), "AES_CM_128_HMAC_SHA1_80");
+        let answer = session(
+            "RTP/SAVP",
+            &format!(
+                "a=crypto:{} AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n",
+                line.tag
+            ),
+        );
+        on_answer(&mut a, &mut b, &answer.media()[0], &f, Default::default());
+        assert_eq!(
+            b.sdes.send.as_ref(),
+            Some(&line),
+            "we encrypt with the accepted line"
+        );
+        assert_eq!(b.sdes.recv.as_ref().unwrap().inline_key(false), KEY);
+        assert!(
+            a.sdes.send.is_none() && a.sdes.recv.is_none(),
+            "A stays plain"
+        );
+        assert!(attributes(&a, false, FormatOptions::default()).is_empty());
+
+        // A re-offer puts the accepted line first, same tag and key.
+        on_offer(
+            &mut a,
+            &mut b,
+            &offer.media()[0],
+            "RTP/SAVP",
+            true,
+            &f,
+            Default::default(),
+        );
+        assert_eq!(b.sdes.our_offer[0], line);
+    }
+
+    #[test]
+    fn savp_offer_to_plain_gets_our_own_key_and_keeps_it() {
+        let (mut a, mut b) = (side("RTP/SAVP"), side(""));
+        let offer = session(
+            "RTP/SAVP",
+            &format!("a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"),
+        );
+        let f = SdesFlags::default();
+        on_offer(
+            &mut a,
+            &mut b,
+            &offer.media()[0],
+            "RTP/AVP",
+            true,
+            &f,
+            Default::default(),
+        );
+        assert!(
+            b.sdes.our_offer.is_empty(),
+            "nothing offered to the plain side"
+        );
+        let answer = session("RTP/AVP", "");
+        on_answer(&mut a, &mut b, &answer.media()[0], &f, Default::default());
+        let ours = a.sdes.send.clone().expect("our key to the SRTP offerer");
+        assert_eq!(ours.tag, 3);
+        assert_ne!(ours.inline_key(false), KEY);
+        assert_eq!(a.sdes.recv.as_ref().unwrap().inline_key(false), KEY);
+        assert!(b.sdes.send.is_none() && b.sdes.recv.is_none());
+        // Re-INVITE: the same answer key.
+        on_offer(
+            &mut a,
+            &mut b,
+            &offer.media()[0],
+            "RTP/AVP",
+            true,
+            &f,
+            Default::default(),
+        );
+        on_answer(&mut a, &mut b, &answer.media()[0], &f, Default::default());
+        assert_eq!(a.sdes.send.as_ref(), Some(&ours));
+    }
+
+    #[test]
+    fn osrtp_offer_declined_unless_accept() {
+        let offer = session(
+            "RTP/AVP",
+            &format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"),
+        );
+        let answer = session("RTP/AVP", "");
+        let f = SdesFlags::default();
+        for accept in [false, true] {
+            let (mut a, mut b) = (side("RTP/AVP"), side(""));
+            on_offer(
+                &mut a,
+                &mut b,
+                &offer.media()[0],
+                "RTP/AVP",
+                false,
+                &f,
+                Default::default(),
+            );
+            assert_eq!(
+                b.sdes.our_offer.len(),
+                12,
+                "OSRTP passes on with all suites"
+            );
+            let osrtp = OsrtpFlags {
+                offer: false,
+                accept,
+            };
+            on_answer(&mut a, &mut b, &answer.media()[0], &f, osrtp);
+            assert_eq!(a.sdes.send.is_some(), accept);
+            assert_eq!(
+                attributes(&a, false, FormatOptions::default()).len(),
+                accept as usize
+            );
+        }
+        // With a transport-protocol of RTP/AVP, OSRTP is dropped.
+        let (mut a, mut b) = (side("RTP/AVP"), side(""));
+        on_offer(
+            &mut a,
+            &mut b,
+            &offer.media()[0],
+            "RTP/AVP",
+            true,
+            &f,
+            Default::default(),
+        );
+        assert!(b.sdes.our_offer.is_empty());
+    }
+}

@@ -432,6 +432,7 @@ impl Worker {
             }
             (Crypto::Broken, true) => {
                 bump(&c.dropped_srtp_auth, 1);
+                bump(&leg.stats.rtp.errors, 1);
                 return;
             }
         };
