@@ -6,6 +6,7 @@
 pub mod model;
 mod query;
 mod recording;
+mod sdes;
 mod sdpview;
 mod unsupported;
 
@@ -293,6 +294,8 @@ impl Registry {
             .map(|i| (i.address, i.sdp_address()))
             .ok_or(CallError::NoInterface)?;
         let policy = self.latch_policy(req);
+        let sdes_flags = sdes::flags(req);
+        let osrtp = sdes::OsrtpFlags::from_request(req);
 
         let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
         for (i, d) in descs.iter().enumerate() {
@@ -334,6 +337,11 @@ impl Registry {
             let plan = codec_plans.get_mut(i).and_then(Option::take);
             let (a_side, b_side) = two_sides_mut(call, a, b, i);
             apply_offer_codecs(a_side, b_side, plan);
+            if let Some(m) = session.media().get(i) {
+                let out_protocol = req.transport_protocol.as_deref().unwrap_or(&d.protocol);
+                let forced = req.transport_protocol.is_some();
+                sdes::on_offer(a_side, b_side, m, out_protocol, forced, &sdes_flags, osrtp);
+            }
         }
         // Sections dropped from the SDP: release their sockets.
         for m in [a, b] {
@@ -396,6 +404,8 @@ impl Registry {
             codec_plans.push(answer_codecs(m, offer, &codec_flags)?);
         }
         let mut warnings: Vec<String> = Vec::new();
+        let sdes_flags = sdes::flags(req);
+        let osrtp = sdes::OsrtpFlags::from_request(req);
         if let Some(l) = &req.label {
             call.monologues[b].label = Some(l.clone());
         }
@@ -419,6 +429,9 @@ impl Registry {
             }
             let (a_side, b_side) = two_sides_mut(call, a, b, i);
             apply_answer_codecs(a_side, b_side, plan);
+            if let Some(m) = session.media().get(i) {
+                sdes::on_answer(a_side, b_side, m, &sdes_flags, osrtp);
+            }
             if d.is_rejected() {
                 for m in [a, b] {
                     if let Some(l) = call.monologues[m].medias[i].leg.take() {
@@ -728,6 +741,8 @@ fn configure_pair(
                         loop_protect,
                         rtp: me.desc.protocol.to_ascii_uppercase().contains("RTP"),
                         payload_types: me.codecs.inbound.clone(),
+                        srtp_recv: me.sdes.recv.clone(),
+                        srtp_send: me.sdes.send.clone(),
                     },
                 );
             }

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::codec::SideCodecs;
+use crate::dtls::sdes::{CryptoAttribute, SdesFlags};
 use crate::media::LegHandle;
 use crate::ng::request::RtcpMuxFlag;
 use crate::sdp::OriginTracker;
@@ -82,6 +83,23 @@ pub struct MediaSide {
     /// Codec negotiation: the codecs we write to this party, its offer while it is the
     /// offerer, and the payload types it may send.
     pub codecs: SideCodecs,
+    /// SDES-SRTP towards this party.
+    pub sdes: SideSdes,
+}
+
+/// SDES state of one party's side: the `a=crypto` lines exchanged with it and the keys in use.
+#[derive(Debug, Default)]
+pub struct SideSdes {
+    /// The lines this party offered (in its latest offer; empty if it offered none).
+    pub party_offer: Vec<CryptoAttribute>,
+    /// The lines we offered to this party (empty: we offered plain RTP).
+    pub our_offer: Vec<CryptoAttribute>,
+    /// The SDES flags of the offer that made `our_offer` (the answer's choice needs them).
+    pub offer_flags: SdesFlags,
+    /// The key this party encrypts with (we decrypt what it sends). None: it sends plain RTP.
+    pub recv: Option<CryptoAttribute>,
+    /// The key we encrypt with towards this party. None: it receives plain RTP.
+    pub send: Option<CryptoAttribute>,
 }
 
 /// One SIP party (From- or To-tag) of a call.

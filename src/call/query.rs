@@ -216,6 +216,7 @@ pub fn statistics(reg: &Registry, uptime: Duration) -> OwnedValue {
         .with("nodestination", int(w.dropped_no_destination))
         .with("sourcerejected", int(w.dropped_source))
         .with("loopprotect", int(w.dropped_loop))
+        .with("srtpauth", int(w.dropped_srtp_auth))
         .with("senderrors", int(w.send_errors));
     OwnedValue::dict()
         .with(

@@ -65,6 +65,7 @@ pub fn rewrite_for(
         RtcpAttribute::Normal
     };
     let require = req.rtcp_mux.contains(&RtcpMuxFlag::Require);
+    let fmt = super::sdes::flags(req).format_options();
     let mut medias = Vec::with_capacity(input.media().len());
     for (i, m) in input.media().iter().enumerate() {
         let mine = receiver.medias.get(i);
@@ -80,7 +81,16 @@ pub fn rewrite_for(
         // Media we do not relay (TCP-based) stays as it is; a rejected section (port 0) is
         // still rewritten (its c= and mid), just without our attributes.
         mr.passthrough = mr.passthrough || (leg.is_none() && m.port() != 0);
-        mr.protocol = req.transport_protocol.clone();
+        mr.protocol = if is_offer || req.transport_protocol.is_some() {
+            req.transport_protocol.clone()
+        } else if req.transport_protocol_accept {
+            // transport-protocol=accept: the answerer's protocol goes back as it is.
+            None
+        } else {
+            // The answer goes back in the offerer's own protocol.
+            mine.map(|s| s.desc.protocol.clone())
+                .filter(|p| !p.is_empty() && *p != m.protocol())
+        };
         mr.rtcp_attribute = rtcp_attribute;
         mr.zero_address = theirs.is_some_and(|t| t.desc.zero_address)
             && !req.replace.zero_address
@@ -105,6 +115,9 @@ pub fn rewrite_for(
             if mr.ptime.is_none() {
                 mr.ptime = mine.and_then(|s| s.desc.ptime);
             }
+        }
+        if let Some(s) = mine.filter(|_| leg.is_some()) {
+            mr.crypto_attributes = super::sdes::attributes(s, is_offer, fmt);
         }
         if let Some(l) = leg {
             let mux = mine.is_some_and(|s| {

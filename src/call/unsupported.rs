@@ -23,7 +23,6 @@ pub fn ignored_options(req: &NgRequest) -> Vec<&'static str> {
     chk(f.reuse_codecs, "reuse-codecs");
     chk(f.static_codecs, "static-codecs");
     chk(f.reset, "reset");
-    chk(f.pad_crypto, "pad-crypto");
     chk(f.no_jitter_buffer, "no-jitter-buffer");
     chk(f.trickle_ice, "trickle-ICE");
     chk(f.reject_ice, "reject-ICE");
@@ -60,8 +59,10 @@ pub fn ignored_options(req: &NgRequest) -> Vec<&'static str> {
     );
     chk(req.ice_lite.is_some(), "ICE-lite");
     chk(req.dtls.is_some(), "DTLS");
-    chk(!req.sdes.is_empty(), "SDES");
-    chk(!req.osrtp.is_empty(), "OSRTP");
+    chk(
+        req.osrtp.iter().any(|o| o.ends_with("-legacy")),
+        "OSRTP offer-legacy/accept-legacy",
+    );
     chk(req.tos.is_some(), "TOS");
     chk(req.output_destination.is_some(), "output-destination");
     chk(req.recording_dir.is_some(), "recording-dir");

@@ -147,7 +147,13 @@ impl MediaPlane {
     }
 
     pub fn configure(&self, leg: &LegHandle, cfg: LegConfig) {
-        self.send(leg.worker, WorkerCmd::Configure { id: leg.id, cfg });
+        self.send(
+            leg.worker,
+            WorkerCmd::Configure {
+                id: leg.id,
+                cfg: Box::new(cfg),
+            },
+        );
     }
 
     /// Closes the leg's sockets (on its worker) and returns its ports to the pool.

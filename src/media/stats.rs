@@ -80,6 +80,8 @@ pub struct WorkerCounters {
     pub dropped_loop: AtomicU64,
     /// RTP with a payload type the codec negotiation did not allow for its sender.
     pub dropped_payload_type: AtomicU64,
+    /// SRTP/SRTCP from an SDES party that failed authentication (or could not be decrypted).
+    pub dropped_srtp_auth: AtomicU64,
     pub send_errors: AtomicU64,
 }
 
@@ -94,6 +96,7 @@ pub struct WorkerTotals {
     pub dropped_source: u64,
     pub dropped_loop: u64,
     pub dropped_payload_type: u64,
+    pub dropped_srtp_auth: u64,
     pub send_errors: u64,
 }
 
@@ -107,6 +110,7 @@ impl WorkerTotals {
         self.dropped_source += c.dropped_source.load(Relaxed);
         self.dropped_loop += c.dropped_loop.load(Relaxed);
         self.dropped_payload_type += c.dropped_payload_type.load(Relaxed);
+        self.dropped_srtp_auth += c.dropped_srtp_auth.load(Relaxed);
         self.send_errors += c.send_errors.load(Relaxed);
     }
 }

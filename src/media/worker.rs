@@ -6,6 +6,11 @@
 //! (and renumbering, in place), counter updates and one send. No allocation: the receive
 //! buffer is owned by the worker and reused. A recorded leg also hands a copy to the recorder
 //! (`recording::LegTap`: pooled buffer, `try_send`).
+//!
+//! SDES-SRTP legs: a packet from an SRTP party is authenticated and decrypted in place first
+//! (a failure drops it before it can teach the latch anything); a packet to an SRTP party is
+//! encrypted in place just before the send, into the tail room the receive buffer keeps free.
+//! The crypto contexts are built when a leg's keys change, never per packet.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -21,12 +26,16 @@ use slab::Slab;
 use super::latch::{Latch, LatchPolicy, Verdict};
 use super::stats::{bump, LegStats, WorkerCounters};
 use crate::codec::PayloadTypes;
+use crate::dtls::sdes::CryptoAttribute;
+use crate::dtls::srtp::SrtpContext;
 
 /// Identifies a leg across the control plane and its worker.
 pub type LegId = u64;
 
 const WAKER: Token = Token(usize::MAX);
 const RECV_BUF: usize = 65536;
+/// Bytes kept free after a received packet for the SRTP/SRTCP tag, MKI and SRTCP index.
+const SRTP_TAIL: usize = 256;
 
 /// What the control plane decided about a leg (from SDP and flags).
 #[derive(Debug, Clone, Default)]
@@ -47,6 +56,31 @@ pub struct LegConfig {
     /// The RTP payload types this party may send (others are dropped and counted), and the
     /// number each is sent on with to the peer (codec negotiation). RTCP is not affected.
     pub payload_types: PayloadTypes,
+    /// SDES: the key this party encrypts with (its packets are decrypted) and the key we
+    /// encrypt with towards it. None: plain RTP that way.
+    pub srtp_recv: Option<CryptoAttribute>,
+    pub srtp_send: Option<CryptoAttribute>,
+}
+
+/// One direction's crypto stage of a leg.
+enum Crypto {
+    Plain,
+    Srtp(Box<SrtpContext>),
+    /// Keys that make no usable context: nothing passes that way.
+    Broken,
+}
+
+impl Crypto {
+    fn from_key(key: Option<&CryptoAttribute>, call_id: &str, tag: &str) -> Crypto {
+        match key.map(CryptoAttribute::srtp_context) {
+            None => Crypto::Plain,
+            Some(Ok(ctx)) => Crypto::Srtp(Box::new(ctx)),
+            Some(Err(e)) => {
+                tracing::warn!(call_id, tag, "unusable SRTP key: {e}");
+                Crypto::Broken
+            }
+        }
+    }
 }
 
 pub enum WorkerCmd {
@@ -61,7 +95,7 @@ pub enum WorkerCmd {
     },
     Configure {
         id: LegId,
-        cfg: LegConfig,
+        cfg: Box<LegConfig>,
     },
     RemoveLeg {
         id: LegId,
@@ -88,6 +122,12 @@ struct Leg {
     stats: Arc<LegStats>,
     /// Set while the call is recorded.
     rec: Option<crate::recording::LegTap>,
+    /// Decrypts what the party sends / encrypts what goes to it.
+    srtp_in: Crypto,
+    srtp_out: Crypto,
+    /// This party encrypts with the very key we encrypt with towards the peer (both SDES
+    /// parties took the same line): SRTP passes through untouched, as rtpengine does.
+    srtp_passthrough: bool,
 }
 
 pub struct Worker {
@@ -219,6 +259,9 @@ impl Worker {
                     rtcp_latch: Latch::default(),
                     stats,
                     rec: None,
+                    srtp_in: Crypto::Plain,
+                    srtp_out: Crypto::Plain,
+                    srtp_passthrough: false,
                 });
                 self.ids.insert(id, idx);
                 self.relink();
@@ -233,7 +276,16 @@ impl Worker {
                         cfg.advertised_rtcp
                     };
                     leg.rtcp_latch.set_advertised(rtcp_adv);
-                    leg.cfg = cfg;
+                    // Same keys: the contexts (and their rollover counters) carry on.
+                    if cfg.srtp_recv != leg.cfg.srtp_recv {
+                        leg.srtp_in =
+                            Crypto::from_key(cfg.srtp_recv.as_ref(), &leg.call_id, &leg.tag);
+                    }
+                    if cfg.srtp_send != leg.cfg.srtp_send {
+                        leg.srtp_out =
+                            Crypto::from_key(cfg.srtp_send.as_ref(), &leg.call_id, &leg.tag);
+                    }
+                    leg.cfg = *cfg;
                     publish_learned(leg);
                     self.relink();
                 }
@@ -267,6 +319,19 @@ impl Worker {
         for (_, leg) in self.legs.iter_mut() {
             leg.peer = leg.cfg.peer.and_then(|p| ids.get(&p).copied());
         }
+        let legs = &self.legs;
+        let passthrough: Vec<(usize, bool)> = legs
+            .iter()
+            .map(|(i, leg)| {
+                let same_key = leg.peer.and_then(|p| legs.get(p)).is_some_and(|p| {
+                    leg.cfg.srtp_recv.is_some() && leg.cfg.srtp_recv == p.cfg.srtp_send
+                });
+                (i, same_key)
+            })
+            .collect();
+        for (i, same_key) in passthrough {
+            self.legs[i].srtp_passthrough = same_key;
+        }
     }
 
     /// Reads the socket until it would block; false when the worker must stop.
@@ -288,7 +353,7 @@ impl Worker {
             } else {
                 &leg.rtp
             };
-            let (len, src) = match sock.recv_from(&mut self.buf) {
+            let (len, src) = match sock.recv_from(&mut self.buf[..RECV_BUF - SRTP_TAIL]) {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -338,6 +403,40 @@ impl Worker {
             return;
         }
         let is_rtcp = rtcp_sock || (is_rtp_leg && is_rtcp_on_mux(pkt));
+        // SRTP: authenticate and decrypt before anything looks at the packet.
+        let received_len = len;
+        // Same key both ways (and nothing to record): the endpoints do the crypto.
+        let srtp_passthrough = leg.srtp_passthrough && leg.rec.is_none();
+        let len = match (&mut leg.srtp_in, is_rtp_leg && !srtp_passthrough) {
+            (Crypto::Plain, _) | (_, false) => len,
+            (Crypto::Srtp(ctx), true) => {
+                let r = if is_rtcp {
+                    ctx.unprotect_rtcp(pkt)
+                } else {
+                    ctx.unprotect_rtp(pkt)
+                };
+                match r {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::trace!(call_id = &*leg.call_id, tag = &*leg.tag, %src, "dropped: SRTP {e}");
+                        bump(&c.dropped_srtp_auth, 1);
+                        let s = if is_rtcp {
+                            &leg.stats.rtcp
+                        } else {
+                            &leg.stats.rtp
+                        };
+                        bump(&s.errors, 1);
+                        return;
+                    }
+                }
+            }
+            (Crypto::Broken, true) => {
+                bump(&c.dropped_srtp_auth, 1);
+                bump(&leg.stats.rtp.errors, 1);
+                return;
+            }
+        };
+        let pkt = &mut self.buf[..len];
         // Codec negotiation: only the payload types the SDPs allow pass (before they can
         // teach the latch anything), renumbered for the peer where the two parties number a
         // codec differently.
@@ -381,7 +480,7 @@ impl Worker {
             &leg.stats.rtp
         };
         bump(&stats.packets, 1);
-        bump(&stats.bytes, len as u64);
+        bump(&stats.bytes, received_len as u64);
         stats.last_packet.store(unix, Relaxed);
         if is_rtp_leg && !is_rtcp && len >= 12 {
             let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
@@ -402,24 +501,49 @@ impl Worker {
             bump(&c.dropped_no_destination, 1);
             return;
         };
-        let Some(peer) = self.legs.get(peer_idx) else {
+        let Some(peer) = self.legs.get_mut(peer_idx) else {
             bump(&c.dropped_no_destination, 1);
             return;
         };
-        let (sock, dest) = if is_rtcp && !peer.cfg.rtcp_mux {
-            match peer.rtcp.as_ref() {
-                Some(s) => (s, peer.rtcp_latch.current),
-                None => (&peer.rtp, peer.rtcp_latch.current),
-            }
+        let to_rtcp_port = is_rtcp && !peer.cfg.rtcp_mux;
+        let dest = if to_rtcp_port {
+            peer.rtcp_latch.current
         } else {
-            (&peer.rtp, peer.rtp_latch.current)
+            peer.rtp_latch.current
         };
         let Some(dest) = dest else {
             tracing::trace!(%src, "dropped: peer has no destination");
             bump(&c.dropped_no_destination, 1);
             return;
         };
-        match sock.send_to(pkt, dest) {
+        // SRTP towards the peer: encrypt in place, into the tail room.
+        let len = match (&mut peer.srtp_out, is_rtp_leg && !srtp_passthrough) {
+            (Crypto::Plain, _) | (_, false) => len,
+            (Crypto::Srtp(ctx), true) => {
+                let r = if is_rtcp {
+                    ctx.protect_rtcp(&mut self.buf, len)
+                } else {
+                    ctx.protect_rtp(&mut self.buf, len)
+                };
+                match r {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::trace!(%dest, "not sent: SRTP {e}");
+                        bump(&c.send_errors, 1);
+                        return;
+                    }
+                }
+            }
+            (Crypto::Broken, true) => {
+                bump(&c.send_errors, 1);
+                return;
+            }
+        };
+        let sock = match peer.rtcp.as_ref() {
+            Some(s) if to_rtcp_port => s,
+            _ => &peer.rtp,
+        };
+        match sock.send_to(&self.buf[..len], dest) {
             Ok(_) => {
                 bump(&c.relayed, 1);
                 bump(&c.relayed_bytes, len as u64);
