@@ -34,10 +34,13 @@ fn free_udp_port() -> u16 {
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
         let ng_port = free_udp_port();
-        // A media range of our own, derived from the NG port so parallel tests rarely overlap
-        // (and when they do, the port pool skips ports that are taken).
-        let base = 20000 + (ng_port as u32 % 400) * 50;
-        let (pmin, pmax) = (base as u16, (base + 49) as u16);
+        // A media range of our own: disjoint from every other server this test process starts
+        // (a counter), and spread by process id across test binaries. Below the kernel's
+        // ephemeral range. Should two ever overlap, the port pool skips ports that are taken.
+        static NEXT_RANGE: AtomicU32 = AtomicU32::new(0);
+        let slot = NEXT_RANGE.fetch_add(1, Ordering::Relaxed) % 20;
+        let base = 20000 + (std::process::id() % 6) * 2000 + slot * 100;
+        let (pmin, pmax) = (base as u16, (base + 99) as u16);
         let ng = format!("127.0.0.1:{ng_port}");
         let mut args: Vec<String> = vec![
             "--config-file=none".into(),
