@@ -206,14 +206,15 @@ impl Registry {
     }
 
     fn offer(&mut self, req: &NgRequest, now: Instant) -> Result<OwnedValue, CallError> {
-        let call_id = req.call_id.as_deref().ok_or(CallError::NoCallId)?;
-        let from_tag = req.from_tag.as_deref().ok_or(CallError::NoFromTag)?;
-        let sdp_text = req.sdp.as_deref().ok_or(CallError::NoSdp)?;
-        let session = Session::parse(sdp_text).map_err(|e| CallError::BadSdp(e.to_string()))?;
-        if sdpview::is_own_loop(&session, req) {
-            return Ok(untouched(sdp_text));
-        }
-        let descs = party_descs(&session, req);
+        let Some(SdpRequest {
+            call_id,
+            from_tag,
+            session,
+            descs,
+        }) = sdp_request(req)?
+        else {
+            return Ok(untouched(req.sdp.as_deref().unwrap_or_default()));
+        };
         // Codec options are judged before any state changes: a refused offer leaves no trace.
         let codec_flags = CodecFlags::from_request(req);
         let mut codec_plans = session
@@ -368,14 +369,15 @@ impl Registry {
     }
 
     fn answer(&mut self, req: &NgRequest, now: Instant) -> Result<OwnedValue, CallError> {
-        let call_id = req.call_id.as_deref().ok_or(CallError::NoCallId)?;
-        let from_tag = req.from_tag.as_deref().ok_or(CallError::NoFromTag)?;
-        let sdp_text = req.sdp.as_deref().ok_or(CallError::NoSdp)?;
-        let session = Session::parse(sdp_text).map_err(|e| CallError::BadSdp(e.to_string()))?;
-        if sdpview::is_own_loop(&session, req) {
-            return Ok(untouched(sdp_text));
-        }
-        let descs = party_descs(&session, req);
+        let Some(SdpRequest {
+            call_id,
+            from_tag,
+            session,
+            descs,
+        }) = sdp_request(req)?
+        else {
+            return Ok(untouched(req.sdp.as_deref().unwrap_or_default()));
+        };
         let (secs, _) = unix_now();
         let policy = self.latch_policy(req);
         let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
@@ -690,6 +692,33 @@ impl Registry {
         self.media.shutdown();
         self.rec_shutdown();
     }
+}
+
+/// What offer and answer both read first.
+struct SdpRequest<'r> {
+    call_id: &'r str,
+    from_tag: &'r str,
+    session: Session,
+    descs: Vec<model::MediaDesc>,
+}
+
+/// The keys offer and answer require, the party's SDP parsed; `None` when loop-protect finds
+/// our own marker (the SDP then goes on untouched).
+fn sdp_request(req: &NgRequest) -> Result<Option<SdpRequest<'_>>, CallError> {
+    let call_id = req.call_id.as_deref().ok_or(CallError::NoCallId)?;
+    let from_tag = req.from_tag.as_deref().ok_or(CallError::NoFromTag)?;
+    let sdp_text = req.sdp.as_deref().ok_or(CallError::NoSdp)?;
+    let session = Session::parse(sdp_text).map_err(|e| CallError::BadSdp(e.to_string()))?;
+    if sdpview::is_own_loop(&session, req) {
+        return Ok(None);
+    }
+    let descs = party_descs(&session, req);
+    Ok(Some(SdpRequest {
+        call_id,
+        from_tag,
+        session,
+        descs,
+    }))
 }
 
 /// The reply for an SDP we must not touch (loop-protect found our own marker).
