@@ -139,24 +139,24 @@ fn rtp_errors(c: &NgClient, call_id: &str) -> i64 {
     get_int(get(get(&r, "totals").unwrap(), "RTP").unwrap(), "errors")
 }
 
-#[test]
-fn plain_offer_to_sdes_answerer() {
-    let srv = Server::start(&[]);
-
-    let c = srv.client();
+/// A plain offerer (127.0.0.2) and an SDES answerer (127.0.0.3) set up through NG, with `extra`
+/// keys on the offer.
+fn plain_to_sdes(c: &NgClient, call_id: &str, extra: &[(&str, Value)]) -> Legs {
     let (plain, plain_rtcp) = pair("127.0.0.2");
     let (srtp, srtp_rtcp) = pair("127.0.0.3");
     let (pp, sp) = (
         plain.local_addr().unwrap().port(),
         srtp.local_addr().unwrap().port(),
     );
-    let r = c.ok(&[
+    let mut offer_req = vec![
         ("command", s("offer")),
-        ("call-id", s("sdes-1")),
+        ("call-id", s(call_id)),
         ("from-tag", s("plain")),
         ("transport-protocol", s("RTP/SAVP")),
         ("sdp", s(&sdp("127.0.0.2", pp, ""))),
-    ]);
+    ];
+    offer_req.extend(extra.iter().cloned());
+    let r = c.ok(&offer_req);
     let offer = get_str(&r, "sdp");
     assert_eq!(m_protocol(&offer), "RTP/SAVP");
     let ours = crypto_lines(&offer);
@@ -174,7 +174,7 @@ fn plain_offer_to_sdes_answerer() {
     );
     let r = c.ok(&[
         ("command", s("answer")),
-        ("call-id", s("sdes-1")),
+        ("call-id", s(call_id)),
         ("from-tag", s("plain")),
         ("to-tag", s("srtp")),
         ("sdp", s(&srtp_sdp("127.0.0.3", sp, &answer_crypto))),
@@ -186,8 +186,7 @@ fn plain_offer_to_sdes_answerer() {
         "the plain offerer gets RTP/AVP"
     );
     assert!(crypto_lines(&answer).is_empty(), "{answer}");
-
-    let mut l = Legs {
+    Legs {
         plain,
         plain_rtcp,
         srtp,
@@ -196,7 +195,14 @@ fn plain_offer_to_sdes_answerer() {
         to_srtp: media_port(&offer),
         party_tx: ctx(&party),
         party_rx: ctx(&chosen),
-    };
+    }
+}
+
+#[test]
+fn plain_offer_to_sdes_answerer() {
+    let srv = Server::start(&[]);
+    let c = srv.client();
+    let mut l = plain_to_sdes(&c, "sdes-1", &[]);
     exchange(&mut l, 1);
 
     // A tampered packet (one payload bit flipped) is dropped and counted; the next good one
@@ -445,4 +451,53 @@ fn osrtp_offer_accepted() {
         party_rx: ctx(&chosen),
     };
     exchange(&mut l, 1);
+}
+
+#[test]
+fn sdes_call_is_recorded_decrypted() {
+    let dir = std::env::temp_dir().join(format!("rtpbridge-sdes-rec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let srv = Server::start(&[&format!("--recording-dir={}", dir.display())]);
+    let c = srv.client();
+    let mut l = plain_to_sdes(&c, "sdes-rec", &[("record-call", s("yes"))]);
+    exchange(&mut l, 1);
+    c.ok(&[
+        ("command", s("delete")),
+        ("call-id", s("sdes-rec")),
+        ("delete-delay", Value::Int(0)),
+    ]);
+    let pcaps: Vec<_> = std::fs::read_dir(dir.join("pcaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(pcaps.len(), 1, "{pcaps:?}");
+    // What the SRTP party sent (SSRC 0x2222) is in the file as plain RTP: the payload bytes
+    // it encrypted, with no auth tag.
+    let out = std::process::Command::new("tshark")
+        .args([
+            "-r",
+            pcaps[0].to_str().unwrap(),
+            "-o",
+            "rtp.heuristic_rtp:TRUE",
+        ])
+        .args(["-Y", "rtp.ssrc == 0x2222", "-T", "fields"])
+        .args(["-e", "rtp.seq", "-e", "udp.length", "-e", "rtp.payload"])
+        .output()
+        .expect("run tshark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 50, "{text}");
+    for row in rows {
+        let f: Vec<&str> = row.split('\t').collect();
+        let seq: u16 = f[0].parse().unwrap();
+        assert_eq!(f[1], "180", "8 UDP + 12 RTP + 160 payload, no SRTP tag");
+        let want = format!("{:02x}", !(seq as u8)).repeat(160);
+        assert_eq!(
+            f[2].replace(':', ""),
+            want,
+            "packet {seq} recorded decrypted"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
