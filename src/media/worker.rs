@@ -113,6 +113,8 @@ pub enum WorkerCmd {
 struct Leg {
     call_id: Arc<str>,
     tag: Arc<str>,
+    /// The address our sockets are bound to (for loop-protect, without a syscall per packet).
+    local_ip: Option<std::net::IpAddr>,
     rtp: MioUdp,
     rtcp: Option<MioUdp>,
     cfg: LegConfig,
@@ -228,6 +230,7 @@ impl Worker {
             } => {
                 let entry = self.legs.vacant_entry();
                 let idx = entry.key();
+                let local_ip = rtp.local_addr().ok().map(|a| a.ip());
                 let mut rtp = MioUdp::from_std(rtp);
                 let mut rtcp = rtcp.map(MioUdp::from_std);
                 let reg = self.poll.registry();
@@ -251,6 +254,7 @@ impl Worker {
                 entry.insert(Leg {
                     call_id,
                     tag,
+                    local_ip,
                     rtp,
                     rtcp,
                     cfg: LegConfig::default(),
@@ -393,11 +397,7 @@ impl Worker {
         };
         if leg.cfg.loop_protect
             && (min..=max).contains(&src.port())
-            && leg
-                .rtp
-                .local_addr()
-                .map(|a| a.ip() == src.ip())
-                .unwrap_or(false)
+            && leg.local_ip == Some(src.ip())
         {
             bump(&c.dropped_loop, 1);
             return;
