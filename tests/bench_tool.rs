@@ -126,8 +126,6 @@ fn bench_against_rtpbridge() {
         &pmin.to_string(),
         "-M",
         &pmax.to_string(),
-        // Deleted calls go at once (the default keeps them 30 s), so `list` shows the teardown.
-        "--delete-delay=0",
     ]
     .iter()
     .map(|a| a.to_string())
@@ -135,7 +133,8 @@ fn bench_against_rtpbridge() {
     let server = Server::spawn(args, ng.parse().unwrap(), pmin, pmax);
     let r = run_against(&ng, server.child.id());
     check(&r);
-    // The calls were deleted afterwards.
+    // The calls were deleted afterwards, at once (the bench's deletes say delete-delay 0;
+    // the server's default would keep them 30 s).
     let list = server.client().ok(&[("command", s("list"))]);
     match common::get(&list, "calls") {
         Some(common::Value::List(calls)) => assert!(calls.is_empty(), "{list:?}"),

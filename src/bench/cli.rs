@@ -33,6 +33,7 @@ run: sets up --calls calls through NG (offer + answer, plain RTP/AVP PCMU), send
 capacity: the largest call count with loss <= --max-loss-pct and p99 <= --max-p99-ms,
   doubling from --start, then bisecting to --precision (fraction, default 0.05).
 control: offer+answer+delete cycles per second with --window requests outstanding.
+  Deletes carry delete-delay=0 so the server frees the ports at once.
 floor: a minimal single-threaded epoll relay to compare against (offer/answer/delete,
   symmetric latching, nothing else). Runs until killed.
 
