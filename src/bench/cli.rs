@@ -418,8 +418,18 @@ fn print_result(name: &str, round: usize, r: &LoadResult) {
         opt(r.server_load(), 2),
         r.server_rss_kb.map_or("-".to_string(), |v| v.to_string()),
     );
+    if r.lag.quantile(0.99) > BENCH_LAG_WARN_US {
+        println!(
+            "{name:>10} r{round} WARNING: the bench itself ran late (send lag p99 {} ms): its \
+             core was busy, so this run's latency and loss say little about the server",
+            r.lag.quantile(0.99) / 1000
+        );
+    }
     println!("RESULT target={name} round={round} {}", r.kv());
 }
+
+/// Send lag (p99) above which a run is flagged as limited by the bench, not the server.
+pub const BENCH_LAG_WARN_US: u64 = 20_000;
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
     v.retain(|x| x.is_finite());
