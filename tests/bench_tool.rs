@@ -1,0 +1,183 @@
+//! The bench tool end to end: `rtpbridge-bench run` against a real `rtpbridge` and against the
+//! bench's own floor relay, 10 calls for 2 s. Checks the counts (no loss, no reordering, every
+//! packet accounted for) and that the measurements are present and plausible; no timing
+//! thresholds.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{s, Server};
+
+const CALLS: u64 = 10;
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A media range below the ephemeral range, so the bench's own sockets never fall inside it.
+fn media_range(seed: u16) -> (u16, u16) {
+    let base = 20000 + (seed as u32 % 200) * 60;
+    (base as u16, (base + 59) as u16)
+}
+
+fn bench(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rtpbridge-bench"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rtpbridge-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "bench failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn result_line(out: &str) -> HashMap<String, String> {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("RESULT "))
+        .unwrap_or_else(|| panic!("no RESULT line in {out}"));
+    line.split_whitespace()
+        .skip(1)
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn num(r: &HashMap<String, String>, k: &str) -> f64 {
+    r.get(k)
+        .unwrap_or_else(|| panic!("no {k} in {r:?}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("{k} is not a number in {r:?}"))
+}
+
+fn check(r: &HashMap<String, String>) {
+    // 2 s at 50 pps, two streams per call.
+    let expected = CALLS * 2 * 50 * 2;
+    assert_eq!(num(r, "calls"), CALLS as f64);
+    assert_eq!(num(r, "sent"), expected as f64, "{r:?}");
+    assert_eq!(num(r, "received"), expected as f64, "{r:?}");
+    assert_eq!(num(r, "loss_pct"), 0.0);
+    assert_eq!(num(r, "reordered"), 0.0);
+    assert_eq!(num(r, "duplicates"), 0.0);
+    assert_eq!(num(r, "foreign"), 0.0);
+    assert_eq!(num(r, "send_errors"), 0.0);
+    let (p50, p99, max) = (
+        num(r, "lat_p50_us"),
+        num(r, "lat_p99_us"),
+        num(r, "lat_max_us"),
+    );
+    assert!(p50 <= p99 && p99 <= max, "{r:?}");
+    assert!(num(r, "lag_p99_us") <= num(r, "lag_max_us"));
+    // With --pid: the server's CPU and memory are read from /proc.
+    assert!(num(r, "server_cpu_s") >= 0.0);
+    assert!(num(r, "server_rss_kb") > 0.0);
+    assert!(num(r, "cpu_us_per_pkt") >= 0.0);
+    assert!((num(r, "window_s") - 2.0).abs() < 0.5, "{r:?}");
+}
+
+fn run_against(ng: &str, pid: u32) -> HashMap<String, String> {
+    let pid = pid.to_string();
+    let out = bench(&[
+        "run",
+        "--ng",
+        ng,
+        "--pid",
+        &pid,
+        "--calls",
+        "10",
+        "--duration",
+        "2",
+        "--warmup",
+        "0.5",
+        "--drain-ms",
+        "2000",
+    ]);
+    result_line(&out)
+}
+
+#[test]
+fn bench_against_rtpbridge() {
+    let ng_port = free_port();
+    let (pmin, pmax) = media_range(ng_port);
+    let ng = format!("127.0.0.1:{ng_port}");
+    let args: Vec<String> = [
+        "--config-file=none",
+        "-f",
+        "-E",
+        "-L",
+        "6",
+        "-i",
+        "127.0.0.1",
+        "-n",
+        &ng,
+        "-m",
+        &pmin.to_string(),
+        "-M",
+        &pmax.to_string(),
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let server = Server::spawn(args, ng.parse().unwrap(), pmin, pmax);
+    let r = run_against(&ng, server.child.id());
+    check(&r);
+    // The calls were deleted afterwards, at once (the bench's deletes say delete-delay 0;
+    // the server's default would keep them 30 s).
+    let list = server.client().ok(&[("command", s("list"))]);
+    match common::get(&list, "calls") {
+        Some(common::Value::List(calls)) => assert!(calls.is_empty(), "{list:?}"),
+        other => panic!("list reply without calls: {other:?}"),
+    }
+}
+
+struct Floor(Child);
+
+impl Drop for Floor {
+    fn drop(&mut self) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn bench_against_floor_relay() {
+    let ng_port = free_port();
+    let (pmin, pmax) = media_range(ng_port.wrapping_add(97));
+    let ng = format!("127.0.0.1:{ng_port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_rtpbridge-bench"))
+        .args(["floor", "--ng", &ng, "--ports", &format!("{pmin}-{pmax}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start floor relay");
+    let floor = Floor(child);
+    // Ready when it answers ping.
+    let c = common::NgClient::new(ng.parse().unwrap());
+    c.sock
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut up = false;
+    while Instant::now() < deadline && !up {
+        up = c
+            .try_request(&[("command", s("ping"))])
+            .is_ok_and(|r| common::get_str(&r, "result") == "pong");
+    }
+    assert!(up, "floor relay did not answer ping");
+    let r = run_against(&ng, floor.0.id());
+    check(&r);
+}
