@@ -114,7 +114,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let media = match MediaPlane::start(cfg.num_threads, cfg.port_min, cfg.port_max) {
+    // One certificate for the daemon's life, as rtpengine does: its fingerprint goes into every
+    // SDP that offers or answers DTLS-SRTP.
+    let cert = match rtpbridge::dtls::dtls::DtlsCert::generate(Default::default()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("cannot create the DTLS certificate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let media = match MediaPlane::start(
+        cfg.num_threads,
+        cfg.port_min,
+        cfg.port_max,
+        Some(cert.clone()),
+    ) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!("cannot start media workers: {e}");
@@ -123,6 +137,7 @@ fn main() -> ExitCode {
     };
     let cfg = Arc::new(cfg);
     let mut registry = Registry::new(cfg.clone(), media);
+    registry.set_dtls_cert(cert);
     if let Some(settings) = recording {
         match Recorder::start(settings) {
             Ok(r) => registry.set_recorder(r),

@@ -399,9 +399,15 @@ mod tests {
     #[test]
     fn media_addr_prefers_media_level_connection() {
         let sdp = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 10.0.0.2\r\nm=video 5000 RTP/AVP 96\r\n";
-        assert_eq!(media_addr(sdp).unwrap(), "10.0.0.2:4000".parse().unwrap());
-        let own = plain_sdp("127.0.0.1:4242".parse().unwrap(), 1);
-        assert_eq!(media_addr(&own).unwrap(), "127.0.0.1:4242".parse().unwrap());
+        assert_eq!(
+            media_addr(sdp).unwrap(),
+            "10.0.0.2:4000".parse::<std::net::SocketAddr>().unwrap()
+        );
+        let own = plain_sdp("127.0.0.1:4242".parse::<std::net::SocketAddr>().unwrap(), 1);
+        assert_eq!(
+            media_addr(&own).unwrap(),
+            "127.0.0.1:4242".parse::<std::net::SocketAddr>().unwrap()
+        );
         assert!(media_addr("v=0\r\n").is_err());
     }
 }

@@ -9,6 +9,7 @@ mod recording;
 mod sdes;
 mod sdpview;
 mod unsupported;
+pub mod webrtc;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -74,6 +75,8 @@ pub struct Registry {
     pub totals: Totals,
     started: Instant,
     recordings: recording::Recordings,
+    /// The daemon's DTLS certificate, whose fingerprint our DTLS-SRTP SDP carries.
+    dtls_cert: Option<crate::dtls::dtls::DtlsCert>,
 }
 
 fn unix_now() -> (u64, u32) {
@@ -140,7 +143,13 @@ impl Registry {
             totals: Totals::default(),
             started: Instant::now(),
             recordings: Default::default(),
+            dtls_cert: None,
         }
+    }
+
+    /// Sets the certificate DTLS-SRTP legs use (the workers were given the same one).
+    pub fn set_dtls_cert(&mut self, cert: crate::dtls::dtls::DtlsCert) {
+        self.dtls_cert = Some(cert);
     }
 
     pub fn call_count(&self) -> usize {
@@ -342,6 +351,8 @@ impl Registry {
                 let out_protocol = req.transport_protocol.as_deref().unwrap_or(&d.protocol);
                 let forced = req.transport_protocol.is_some();
                 sdes::on_offer(a_side, b_side, m, out_protocol, forced, &sdes_flags, osrtp);
+                let out_protocol = out_protocol.to_string();
+                webrtc::on_offer(a_side, b_side, &session, i, &out_protocol, req);
             }
         }
         // Sections dropped from the SDP: release their sockets.
@@ -354,11 +365,13 @@ impl Registry {
                 }
             }
         }
+        call.monologues[a].bundle = bundle_group(&session);
         configure_pair(&self.media, call, a, b, policy, req.flags.loop_protect);
 
         let out = {
             let (recv, send) = two_mut(&mut call.monologues, b, a);
-            sdpview::rewrite_for(&session, recv, send, b_addr.1, req, true)
+            let cert = self.dtls_cert.as_ref();
+            sdpview::rewrite_for(&session, recv, send, b_addr.1, req, true, cert)
                 .map_err(|e| CallError::BadSdp(e.to_string()))?
         };
         tracing::info!(call_id, from_tag, "offer processed");
@@ -433,6 +446,7 @@ impl Registry {
             apply_answer_codecs(a_side, b_side, plan);
             if let Some(m) = session.media().get(i) {
                 sdes::on_answer(a_side, b_side, m, &sdes_flags, osrtp);
+                webrtc::on_answer(a_side, b_side, &session, i, req);
             }
             if d.is_rejected() {
                 for m in [a, b] {
@@ -460,7 +474,8 @@ impl Registry {
             .unwrap_or(self.cfg.interfaces[0].sdp_address());
         let out = {
             let (recv, send) = two_mut(&mut call.monologues, a, b);
-            sdpview::rewrite_for(&session, recv, send, adv, req, false)
+            let cert = self.dtls_cert.as_ref();
+            sdpview::rewrite_for(&session, recv, send, adv, req, false, cert)
                 .map_err(|e| CallError::BadSdp(e.to_string()))?
         };
         tracing::info!(
@@ -772,11 +787,20 @@ fn configure_pair(
                         payload_types: me.codecs.inbound.clone(),
                         srtp_recv: me.sdes.recv.clone(),
                         srtp_send: me.sdes.send.clone(),
+                        ice: webrtc::ice_config(me),
+                        dtls: webrtc::dtls_config(me),
                     },
                 );
             }
         }
     }
+}
+
+/// The mids of a session's `a=group:BUNDLE`, if it has one.
+fn bundle_group(s: &Session) -> Option<Vec<String>> {
+    s.attrs("group")
+        .find_map(|g| g.strip_prefix("BUNDLE"))
+        .map(|mids| mids.split_whitespace().map(str::to_string).collect())
 }
 
 /// The offer's codec plan for one section: `None` for sections without RTP codecs.

@@ -85,6 +85,9 @@ pub struct MediaSide {
     pub codecs: SideCodecs,
     /// SDES-SRTP towards this party.
     pub sdes: SideSdes,
+    /// ICE and DTLS-SRTP towards this party.
+    pub ice: super::webrtc::SideIce,
+    pub dtls: super::webrtc::SideDtls,
 }
 
 /// SDES state of one party's side: the `a=crypto` lines exchanged with it and the keys in use.
@@ -116,6 +119,8 @@ pub struct Monologue {
     /// Origin state of the SDP we send to this party (username, session name, version).
     pub origin: OriginTracker,
     pub deleted: bool,
+    /// The mids of this party's `a=group:BUNDLE` (from its latest offer), answered in kind.
+    pub bundle: Option<Vec<String>>,
 }
 
 impl Monologue {
@@ -129,6 +134,7 @@ impl Monologue {
             medias: Vec::new(),
             origin: OriginTracker::new(),
             deleted: false,
+            bundle: None,
         }
     }
 

@@ -217,6 +217,14 @@ pub fn statistics(reg: &Registry, uptime: Duration) -> OwnedValue {
         .with("sourcerejected", int(w.dropped_source))
         .with("loopprotect", int(w.dropped_loop))
         .with("srtpauth", int(w.dropped_srtp_auth))
+        .with("srtpnokeys", int(w.dropped_no_keys))
+        .with("stunreceived", int(w.stun_received))
+        .with("stunrejected", int(w.dropped_stun))
+        .with("dtlsreceived", int(w.dtls_received))
+        .with("dtlssourcerejected", int(w.dropped_dtls_source))
+        .with("dtlsrejected", int(w.dropped_dtls))
+        .with("dtlsconnected", int(w.dtls_connected))
+        .with("dtlsfailed", int(w.dtls_failed))
         .with("senderrors", int(w.send_errors));
     OwnedValue::dict()
         .with(

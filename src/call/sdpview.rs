@@ -56,6 +56,7 @@ pub fn rewrite_for(
     our_sdp_addr: IpAddr,
     req: &NgRequest,
     is_offer: bool,
+    cert: Option<&crate::dtls::dtls::DtlsCert>,
 ) -> Result<String, SdpError> {
     let rtcp_attribute = if req.flags.no_rtcp_attribute {
         RtcpAttribute::Omit
@@ -118,6 +119,10 @@ pub fn rewrite_for(
         }
         if let Some(s) = mine.filter(|_| leg.is_some()) {
             mr.crypto_attributes = super::sdes::attributes(s, is_offer, fmt);
+            mr.dtls_attributes = super::webrtc::dtls_attributes(s, cert, is_offer);
+        }
+        if is_offer && req.flags.generate_mid && mr.mid.is_none() && m.port() != 0 {
+            mr.mid = Some(i.to_string());
         }
         if let Some(l) = leg {
             let mux = mine.is_some_and(|s| {
@@ -128,13 +133,32 @@ pub fn rewrite_for(
                 }
             });
             mr.rtcp_mux = mux;
-            mr.rtcp_port = Some(if (mux && !is_offer) || (is_offer && require) {
-                l.port
-            } else {
-                l.rtcp_port
-            });
+            let rtcp_on_rtp = (mux && !is_offer) || (is_offer && require);
+            mr.rtcp_port = Some(if rtcp_on_rtp { l.port } else { l.rtcp_port });
+            if let Some(s) = mine.filter(|_| m.port() != 0) {
+                let rtp = std::net::SocketAddr::new(our_sdp_addr, l.port);
+                let rtcp =
+                    (!rtcp_on_rtp).then(|| std::net::SocketAddr::new(our_sdp_addr, l.rtcp_port));
+                mr.ice_attributes = super::webrtc::ice_attributes(s, rtp, rtcp);
+            }
         }
         medias.push(mr);
+    }
+    let mut session_attributes = Vec::new();
+    if receiver.medias.iter().any(|s| s.ice.on && s.ice.lite) {
+        session_attributes.push("ice-lite".to_string());
+    }
+    if let (false, Some(group)) = (is_offer, receiver.bundle.as_ref()) {
+        // The offerer bundles: answer the group with the sections we keep.
+        let mids: Vec<&str> = medias
+            .iter()
+            .filter(|m| m.port != 0)
+            .filter_map(|m| m.mid.as_deref())
+            .filter(|mid| group.iter().any(|g| g == mid))
+            .collect();
+        if !mids.is_empty() {
+            session_attributes.push(format!("group:BUNDLE {}", mids.join(" ")));
+        }
     }
     let origin_address = if req.replace.origin || req.replace.origin_full {
         Some(our_sdp_addr)
@@ -153,6 +177,7 @@ pub fn rewrite_for(
             None
         },
         media: medias,
+        session_attributes,
         ..SessionRewrite::default()
     };
     let flags = ReplaceFlags {

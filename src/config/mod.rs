@@ -680,16 +680,17 @@ mod tests {
             (&["--log-level=3"], |c| c.log_level == 3),
             (&["--log-level", "6"], |c| c.log_level == 6),
             (&["-n2223"], |c| {
-                c.listen_ng == "0.0.0.0:2223".parse().unwrap()
+                c.listen_ng == "0.0.0.0:2223".parse::<SocketAddr>().unwrap()
             }),
             (&["-n", "127.0.0.1:2224"], |c| {
-                c.listen_ng == "127.0.0.1:2224".parse().unwrap() && c.listen_ng_alt.is_none()
+                c.listen_ng == "127.0.0.1:2224".parse::<SocketAddr>().unwrap()
+                    && c.listen_ng_alt.is_none()
             }),
             (&["--listen-ng=[::1]:2225"], |c| {
-                c.listen_ng == "[::1]:2225".parse().unwrap()
+                c.listen_ng == "[::1]:2225".parse::<SocketAddr>().unwrap()
             }),
             (&["--listen-ng", "::1:2226"], |c| {
-                c.listen_ng == "[::1]:2226".parse().unwrap()
+                c.listen_ng == "[::1]:2226".parse::<SocketAddr>().unwrap()
             }),
             (&["-m", "1000", "-M", "2000"], |c| {
                 (c.port_min, c.port_max) == (1000, 2000)
@@ -705,19 +706,19 @@ mod tests {
             (&["--log-stderr"], |c| c.log_stderr),
             (&["-fE"], |c| c.foreground && c.log_stderr),
             (&["-c", "9900"], |c| {
-                c.listen_cli == Some("0.0.0.0:9900".parse().unwrap())
+                c.listen_cli == Some("0.0.0.0:9900".parse::<SocketAddr>().unwrap())
             }),
             (&["--listen-cli=127.0.0.1:9900"], |c| {
-                c.listen_cli == Some("127.0.0.1:9900".parse().unwrap())
+                c.listen_cli == Some("127.0.0.1:9900".parse::<SocketAddr>().unwrap())
                     && c.listen_cli_alt.is_none()
             }),
             (&["-u", "2222"], |c| {
-                c.listen_udp == Some("0.0.0.0:2222".parse().unwrap())
-                    && c.listen_udp_alt == Some("[::]:2222".parse().unwrap())
+                c.listen_udp == Some("0.0.0.0:2222".parse::<SocketAddr>().unwrap())
+                    && c.listen_udp_alt == Some("[::]:2222".parse::<SocketAddr>().unwrap())
             }),
             (&["--listen-udp=localhost:2222"], |c| {
-                c.listen_udp == Some("127.0.0.1:2222".parse().unwrap())
-                    && c.listen_udp_alt == Some("[::1]:2222".parse().unwrap())
+                c.listen_udp == Some("127.0.0.1:2222".parse::<SocketAddr>().unwrap())
+                    && c.listen_udp_alt == Some("[::1]:2222".parse::<SocketAddr>().unwrap())
             }),
             (&["--timeout=30"], |c| c.timeout == 30),
             (&["-o", "45"], |c| c.timeout == 45),

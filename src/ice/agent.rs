@@ -507,6 +507,36 @@ impl IceAgent {
         self.update_frozen();
     }
 
+    /// Restarts ICE from our side with credentials the caller chose (the control plane writes
+    /// them into SDP before the worker's agent learns them). Same credentials: nothing happens.
+    pub fn set_local_credentials(&mut self, creds: Credentials) {
+        if creds == self.local_creds {
+            return;
+        }
+        let old = std::mem::replace(&mut self.local_creds, creds);
+        self.prev_local_creds = self
+            .comps
+            .iter()
+            .any(|c| c.selected.is_some())
+            .then_some(old);
+        self.local_restart_pending = true;
+        self.flush_checks();
+        for li in 0..self.locals.len() {
+            for ri in 0..self.remotes.len() {
+                self.form_pair(li, ri);
+            }
+        }
+        self.update_frozen();
+    }
+
+    /// Fixes the foundation of the host candidates on `ip` before they are added, so that
+    /// a caller that advertises candidates itself (in SDP) and the agent agree on it.
+    pub fn preset_foundation(&mut self, ip: std::net::IpAddr, foundation: &str) {
+        if !self.local_ips.iter().any(|(i, _)| *i == ip) {
+            self.local_ips.push((ip, foundation.to_owned()));
+        }
+    }
+
     /// New local credentials. While a pair selected before is still in use, requests with the
     /// previous ones keep being answered (the peer may not have our new SDP yet).
     fn new_local_credentials(&mut self) {

@@ -7,6 +7,7 @@
 pub mod latch;
 pub mod ports;
 pub mod stats;
+pub mod webrtc;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -54,7 +55,12 @@ pub struct MediaPlane {
 
 impl MediaPlane {
     /// Starts `threads` workers (0 = one per core).
-    pub fn start(threads: usize, port_min: u16, port_max: u16) -> io::Result<MediaPlane> {
+    pub fn start(
+        threads: usize,
+        port_min: u16,
+        port_max: u16,
+        cert: Option<crate::dtls::dtls::DtlsCert>,
+    ) -> io::Result<MediaPlane> {
         let n = if threads == 0 {
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -66,7 +72,7 @@ impl MediaPlane {
         for i in 0..n {
             let (tx, rx) = crossbeam_channel::unbounded();
             let counters = Arc::new(WorkerCounters::default());
-            let (w, waker) = Worker::new(rx, counters.clone(), (port_min, port_max))?;
+            let (w, waker) = Worker::new(rx, counters.clone(), (port_min, port_max), cert.clone())?;
             let thread = std::thread::Builder::new()
                 .name(format!("media-{i}"))
                 .spawn(move || w.run())?;

@@ -82,6 +82,21 @@ pub struct WorkerCounters {
     pub dropped_payload_type: AtomicU64,
     /// SRTP/SRTCP from an SDES party that failed authentication (or could not be decrypted).
     pub dropped_srtp_auth: AtomicU64,
+    /// SRTP on a DTLS-SRTP leg before its handshake produced keys.
+    pub dropped_no_keys: AtomicU64,
+    /// STUN received on a leg, and the part the ICE agent refused (no ICE on the leg,
+    /// failed authentication, unknown transaction, malformed).
+    pub stun_received: AtomicU64,
+    pub dropped_stun: AtomicU64,
+    /// DTLS records received, and the part dropped: not from an ICE-checked, SDP-named or
+    /// latched source, over the per-leg handshake cap, refused by the endpoint, or on a leg
+    /// without DTLS.
+    pub dtls_received: AtomicU64,
+    pub dropped_dtls_source: AtomicU64,
+    pub dropped_dtls: AtomicU64,
+    /// DTLS handshakes that produced keys / failed.
+    pub dtls_connected: AtomicU64,
+    pub dtls_failed: AtomicU64,
     pub send_errors: AtomicU64,
 }
 
@@ -97,6 +112,14 @@ pub struct WorkerTotals {
     pub dropped_loop: u64,
     pub dropped_payload_type: u64,
     pub dropped_srtp_auth: u64,
+    pub dropped_no_keys: u64,
+    pub stun_received: u64,
+    pub dropped_stun: u64,
+    pub dtls_received: u64,
+    pub dropped_dtls_source: u64,
+    pub dropped_dtls: u64,
+    pub dtls_connected: u64,
+    pub dtls_failed: u64,
     pub send_errors: u64,
 }
 
@@ -111,6 +134,14 @@ impl WorkerTotals {
         self.dropped_loop += c.dropped_loop.load(Relaxed);
         self.dropped_payload_type += c.dropped_payload_type.load(Relaxed);
         self.dropped_srtp_auth += c.dropped_srtp_auth.load(Relaxed);
+        self.dropped_no_keys += c.dropped_no_keys.load(Relaxed);
+        self.stun_received += c.stun_received.load(Relaxed);
+        self.dropped_stun += c.dropped_stun.load(Relaxed);
+        self.dtls_received += c.dtls_received.load(Relaxed);
+        self.dropped_dtls_source += c.dropped_dtls_source.load(Relaxed);
+        self.dropped_dtls += c.dropped_dtls.load(Relaxed);
+        self.dtls_connected += c.dtls_connected.load(Relaxed);
+        self.dtls_failed += c.dtls_failed.load(Relaxed);
         self.send_errors += c.send_errors.load(Relaxed);
     }
 }

@@ -12,6 +12,8 @@
 //! encrypted in place just before the send, into the tail room the receive buffer keeps free.
 //! The crypto contexts are built when a leg's keys change, never per packet.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering::Relaxed;
@@ -25,7 +27,9 @@ use slab::Slab;
 
 use super::latch::{Latch, LatchPolicy, Verdict};
 use super::stats::{bump, LegStats, WorkerCounters};
+use super::webrtc::{DtlsLegConfig, DtlsRefusal, IceLegConfig, LegWebrtc, Output};
 use crate::codec::PayloadTypes;
+use crate::dtls::dtls::DtlsCert;
 use crate::dtls::sdes::CryptoAttribute;
 use crate::dtls::srtp::SrtpContext;
 
@@ -60,6 +64,11 @@ pub struct LegConfig {
     /// encrypt with towards it. None: plain RTP that way.
     pub srtp_recv: Option<CryptoAttribute>,
     pub srtp_send: Option<CryptoAttribute>,
+    /// ICE with this party (its STUN is answered, checks run, the selected pair is where
+    /// media goes and the only source media is taken from).
+    pub ice: Option<IceLegConfig>,
+    /// DTLS-SRTP with this party: the keys come from the handshake, not from SDES.
+    pub dtls: Option<DtlsLegConfig>,
 }
 
 /// One direction's crypto stage of a leg.
@@ -68,6 +77,8 @@ enum Crypto {
     Srtp(Box<SrtpContext>),
     /// Keys that make no usable context: nothing passes that way.
     Broken,
+    /// DTLS-SRTP whose handshake has not produced keys yet: nothing passes that way.
+    Pending,
 }
 
 impl Crypto {
@@ -111,10 +122,13 @@ pub enum WorkerCmd {
 }
 
 struct Leg {
+    id: LegId,
     call_id: Arc<str>,
     tag: Arc<str>,
     /// The address our sockets are bound to (for loop-protect, without a syscall per packet).
     local_ip: Option<std::net::IpAddr>,
+    rtp_local: Option<SocketAddr>,
+    rtcp_local: Option<SocketAddr>,
     rtp: MioUdp,
     rtcp: Option<MioUdp>,
     cfg: LegConfig,
@@ -130,6 +144,10 @@ struct Leg {
     /// This party encrypts with the very key we encrypt with towards the peer (both SDES
     /// parties took the same line): SRTP passes through untouched, as rtpengine does.
     srtp_passthrough: bool,
+    /// ICE and DTLS of a WebRTC leg (None for plain and SDES legs).
+    web: Option<Box<LegWebrtc>>,
+    /// The deadline this leg has in the worker's timer heap.
+    timer: Option<Instant>,
 }
 
 pub struct Worker {
@@ -140,6 +158,11 @@ pub struct Worker {
     counters: Arc<WorkerCounters>,
     port_range: (u16, u16),
     buf: Vec<u8>,
+    /// The daemon's DTLS certificate (shared OpenSSL context).
+    cert: Option<DtlsCert>,
+    /// ICE/DTLS deadlines: (when, slab index, leg id). Entries go stale when a leg's deadline
+    /// moves; the leg's own `timer` says which one counts.
+    timers: BinaryHeap<Reverse<(Instant, usize, LegId)>>,
 }
 
 fn token(idx: usize, rtcp: bool) -> Token {
@@ -156,6 +179,7 @@ impl Worker {
         rx: Receiver<WorkerCmd>,
         counters: Arc<WorkerCounters>,
         port_range: (u16, u16),
+        cert: Option<DtlsCert>,
     ) -> io::Result<(Worker, Arc<Waker>)> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -168,6 +192,8 @@ impl Worker {
                 counters,
                 port_range,
                 buf: vec![0u8; RECV_BUF],
+                cert,
+                timers: BinaryHeap::new(),
             },
             waker,
         ))
@@ -177,7 +203,11 @@ impl Worker {
     pub fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         loop {
-            if let Err(e) = self.poll.poll(&mut events, None) {
+            let timeout = self
+                .timers
+                .peek()
+                .map(|Reverse((t, _, _))| t.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -204,7 +234,161 @@ impl Worker {
                     return;
                 }
             }
+            self.run_timers(Instant::now());
         }
+    }
+
+    /// Runs the ICE/DTLS timers that are due.
+    fn run_timers(&mut self, now: Instant) {
+        while let Some(&Reverse((t, idx, id))) = self.timers.peek() {
+            if t > now {
+                return;
+            }
+            self.timers.pop();
+            let Some(leg) = self.legs.get_mut(idx) else {
+                continue;
+            };
+            if leg.id != id || leg.timer != Some(t) {
+                continue;
+            }
+            leg.timer = None;
+            if let Some(w) = leg.web.as_mut() {
+                w.handle_timeout(now);
+            }
+            self.flush_web(idx);
+        }
+    }
+
+    /// Carries out what a leg's ICE/DTLS stages produced, and re-arms its timer.
+    fn flush_web(&mut self, idx: usize) {
+        let c = &self.counters;
+        let Some(leg) = self.legs.get_mut(idx) else {
+            return;
+        };
+        let Some(web) = leg.web.as_mut() else {
+            return;
+        };
+        let mut learned = false;
+        while let Some(out) = web.pop() {
+            match out {
+                Output::Transmit { rtcp, to, bytes } => {
+                    let sock = match leg.rtcp.as_ref() {
+                        Some(s) if rtcp => s,
+                        _ => &leg.rtp,
+                    };
+                    if let Err(e) = sock.send_to(&bytes, to) {
+                        tracing::trace!(%to, "ICE/DTLS send failed: {e}");
+                        bump(&c.send_errors, 1);
+                    }
+                }
+                Output::Selected { rtcp, remote } => {
+                    tracing::info!(call_id = &*leg.call_id, tag = &*leg.tag, %remote, rtcp, "ICE selected the party's address");
+                    if !rtcp {
+                        leg.rtp_latch.current = Some(remote);
+                        leg.rtp_latch.confirmed = true;
+                        if leg.cfg.rtcp_mux || leg.rtcp.is_none() {
+                            leg.rtcp_latch.current = Some(remote);
+                        }
+                    } else {
+                        leg.rtcp_latch.current = Some(remote);
+                    }
+                    learned = true;
+                }
+                Output::Lost { rtcp } => {
+                    if rtcp {
+                        leg.rtcp_latch.current = None;
+                    } else {
+                        leg.rtp_latch.current = None;
+                        leg.rtp_latch.confirmed = false;
+                        if leg.cfg.rtcp_mux {
+                            leg.rtcp_latch.current = None;
+                        }
+                    }
+                    learned = true;
+                }
+                Output::Keys { remote, recv, send } => {
+                    tracing::info!(call_id = &*leg.call_id, tag = &*leg.tag, %remote, "DTLS-SRTP connected");
+                    bump(&c.dtls_connected, 1);
+                    leg.srtp_in = Crypto::Srtp(recv);
+                    leg.srtp_out = Crypto::Srtp(send);
+                    if !web.has_ice() && leg.rtp_latch.current.is_none() {
+                        leg.rtp_latch.current = Some(remote);
+                        if leg.cfg.rtcp_mux {
+                            leg.rtcp_latch.current = Some(remote);
+                        }
+                        learned = true;
+                    }
+                }
+                Output::HandshakeFailed { remote, error } => {
+                    tracing::info!(call_id = &*leg.call_id, tag = &*leg.tag, %remote, "DTLS handshake failed: {error}");
+                    bump(&c.dtls_failed, 1);
+                }
+            }
+        }
+        let next = web.poll_timeout();
+        if learned {
+            publish_learned(leg);
+        }
+        if next != leg.timer {
+            leg.timer = next;
+            if let Some(t) = next {
+                self.timers.push(Reverse((t, idx, leg.id)));
+            }
+        }
+    }
+
+    /// A STUN or DTLS datagram (RFC 7983 demux) on a leg.
+    fn on_handshake_packet(
+        &mut self,
+        idx: usize,
+        rtcp_sock: bool,
+        len: usize,
+        src: SocketAddr,
+        now: Instant,
+    ) {
+        let c = &self.counters;
+        let Some(leg) = self.legs.get_mut(idx) else {
+            return;
+        };
+        let pkt = &self.buf[..len];
+        if pkt[0] <= 3 {
+            bump(&c.stun_received, 1);
+            let r = match leg.web.as_mut() {
+                Some(w) => w.on_stun(now, rtcp_sock, src, pkt),
+                None => Err(crate::ice::IceError::UnknownLocal(src)),
+            };
+            if let Err(e) = r {
+                tracing::trace!(call_id = &*leg.call_id, %src, "STUN refused: {e}");
+                bump(&c.dropped_stun, 1);
+            }
+        } else {
+            bump(&c.dtls_received, 1);
+            let allowed = match leg.web.as_ref() {
+                Some(w) if w.has_ice() => w.ice_verified(src),
+                Some(_) => {
+                    leg.rtp_latch.current == Some(src)
+                        || leg.cfg.advertised_rtp == Some(src)
+                        || (leg.rtp_latch.current.is_none() && leg.cfg.advertised_rtp.is_none())
+                }
+                None => false,
+            };
+            let r = match leg.web.as_mut() {
+                Some(w) => w.on_dtls(now, src, pkt, allowed),
+                None => Err(DtlsRefusal::NoDtls),
+            };
+            match r {
+                Ok(()) => {}
+                Err(DtlsRefusal::Source) => {
+                    tracing::debug!(call_id = &*leg.call_id, %src, "DTLS from an unverified source dropped");
+                    bump(&c.dropped_dtls_source, 1);
+                }
+                Err(e) => {
+                    tracing::debug!(call_id = &*leg.call_id, %src, "DTLS dropped: {e:?}");
+                    bump(&c.dropped_dtls, 1);
+                }
+            }
+        }
+        self.flush_web(idx);
     }
 
     /// Applies queued commands; false when the worker must stop.
@@ -230,7 +414,9 @@ impl Worker {
             } => {
                 let entry = self.legs.vacant_entry();
                 let idx = entry.key();
-                let local_ip = rtp.local_addr().ok().map(|a| a.ip());
+                let rtp_local = rtp.local_addr().ok();
+                let rtcp_local = rtcp.as_ref().and_then(|s| s.local_addr().ok());
+                let local_ip = rtp_local.map(|a| a.ip());
                 let mut rtp = MioUdp::from_std(rtp);
                 let mut rtcp = rtcp.map(MioUdp::from_std);
                 let reg = self.poll.registry();
@@ -252,9 +438,12 @@ impl Worker {
                     }
                 }
                 entry.insert(Leg {
+                    id,
                     call_id,
                     tag,
                     local_ip,
+                    rtp_local,
+                    rtcp_local,
                     rtp,
                     rtcp,
                     cfg: LegConfig::default(),
@@ -266,6 +455,8 @@ impl Worker {
                     srtp_in: Crypto::Plain,
                     srtp_out: Crypto::Plain,
                     srtp_passthrough: false,
+                    web: None,
+                    timer: None,
                 });
                 self.ids.insert(id, idx);
                 self.relink();
@@ -289,9 +480,45 @@ impl Worker {
                         leg.srtp_out =
                             Crypto::from_key(cfg.srtp_send.as_ref(), &leg.call_id, &leg.tag);
                     }
+                    match (&cfg.dtls, &leg.cfg.dtls) {
+                        // DTLS starts: nothing passes until its handshake keys the leg.
+                        (Some(_), None) => {
+                            leg.srtp_in = Crypto::Pending;
+                            leg.srtp_out = Crypto::Pending;
+                        }
+                        (None, Some(_)) => {
+                            leg.srtp_in =
+                                Crypto::from_key(cfg.srtp_recv.as_ref(), &leg.call_id, &leg.tag);
+                            leg.srtp_out =
+                                Crypto::from_key(cfg.srtp_send.as_ref(), &leg.call_id, &leg.tag);
+                        }
+                        _ => {}
+                    }
+                    let webrtc = cfg.ice.is_some() || cfg.dtls.is_some();
+                    if webrtc && leg.web.is_none() {
+                        if let Some(rtp_local) = leg.rtp_local {
+                            leg.web = Some(Box::new(LegWebrtc::new(rtp_local, leg.rtcp_local)));
+                        }
+                    }
+                    if !webrtc {
+                        leg.web = None;
+                    }
+                    let now = Instant::now();
+                    let target = leg.rtp_latch.current.or(cfg.advertised_rtp);
+                    if let Some(w) = leg.web.as_mut() {
+                        w.configure(
+                            now,
+                            cfg.ice.as_ref(),
+                            cfg.dtls.as_ref(),
+                            cfg.rtcp_mux,
+                            self.cert.as_ref(),
+                            target,
+                        );
+                    }
                     leg.cfg = *cfg;
                     publish_learned(leg);
                     self.relink();
+                    self.flush_web(idx);
                 }
             }
             WorkerCmd::RemoveLeg { id } => {
@@ -382,6 +609,11 @@ impl Worker {
         let c = &self.counters;
         bump(&c.received, 1);
         let is_rtp_leg = self.legs.get(idx).is_some_and(|l| l.cfg.rtp);
+        // RFC 7983: 0-3 STUN, 20-63 DTLS. Plain RTP legs count them as drops there too.
+        if is_rtp_leg && len > 0 && (self.buf[0] <= 3 || (20..=63).contains(&self.buf[0])) {
+            self.on_handshake_packet(idx, rtcp_sock, len, src, now);
+            return;
+        }
         let pkt = &mut self.buf[..len];
         if is_rtp_leg && (len < 4 || !(128..=191).contains(&pkt[0])) {
             bump(&c.dropped_malformed, 1);
@@ -435,6 +667,10 @@ impl Worker {
                 bump(&leg.stats.rtp.errors, 1);
                 return;
             }
+            (Crypto::Pending, true) => {
+                bump(&c.dropped_no_keys, 1);
+                return;
+            }
         };
         let pkt = &mut self.buf[..len];
         // Codec negotiation: only the payload types the SDPs allow pass (before they can
@@ -452,10 +688,12 @@ impl Worker {
         }
         let pkt = &*pkt;
         let policy = leg.cfg.latch;
-        let verdict = if is_rtcp {
-            leg.rtcp_latch.on_packet(src, now, &policy)
-        } else {
-            leg.rtp_latch.on_packet(src, now, &policy)
+        let verdict = match leg.web.as_ref().filter(|w| w.has_ice()) {
+            // ICE legs take media only from checked addresses and send where ICE selected.
+            Some(w) if w.ice_verified(src) => Verdict::Accept,
+            Some(_) => Verdict::Drop,
+            None if is_rtcp => leg.rtcp_latch.on_packet(src, now, &policy),
+            None => leg.rtp_latch.on_packet(src, now, &policy),
         };
         match verdict {
             Verdict::Drop => {
@@ -536,6 +774,10 @@ impl Worker {
             }
             (Crypto::Broken, true) => {
                 bump(&c.send_errors, 1);
+                return;
+            }
+            (Crypto::Pending, true) => {
+                bump(&c.dropped_no_keys, 1);
                 return;
             }
         };

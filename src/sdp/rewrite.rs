@@ -119,6 +119,9 @@ pub struct SessionRewrite {
     pub original_sendrecv: bool,
     /// The loop-protect flag: add `a=rtpengine:<this id>` at session level.
     pub loop_protect: Option<String>,
+    /// Session-level attribute values (without `a=`) written after the kept session lines
+    /// (`ice-lite`, our `group:BUNDLE`).
+    pub session_attributes: Vec<String>,
     /// One entry per `m=` section of the input, in the same order.
     pub media: Vec<MediaRewrite>,
 }
@@ -253,6 +256,11 @@ pub fn rewrite(input: &Session, rw: &SessionRewrite) -> Result<String, SdpError>
                 _ => push_line(&mut out, line.kind, &line.value),
             }
         }
+        if d == 0 {
+            for a in &rw.session_attributes {
+                push_attr(&mut out, a);
+            }
+        }
         if let Some(id) = &rw.loop_protect {
             push_attr(&mut out, &format!("rtpengine:{id}"));
         }
@@ -292,6 +300,9 @@ fn validate(rw: &SessionRewrite) -> Result<(), SdpError> {
     }
     if let Some(id) = &rw.loop_protect {
         field_safe("loop-protect id", id)?;
+    }
+    for a in &rw.session_attributes {
+        line_safe("attribute", a)?;
     }
     for m in &rw.media {
         if let Some(t) = &m.media_type {

@@ -1,0 +1,478 @@
+//! The WebRTC leg over real sockets, without a browser: a test peer built from the project's
+//! sans-IO ICE agent, OpenSSL DTLS endpoint and SRTP (each checked against independent
+//! implementations in its own tests: stun_codec, webrtc-rs dtls, webrtc-srtp) calls a plain
+//! RTP endpoint through the real rtpbridge binary. The headless-Chromium test
+//! (tests/webrtc_browser.rs) is the real-peer check; this one is fast and runs every variant.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rtpbridge::dtls::dtls::{CertKind, DtlsCert, DtlsEndpoint, DtlsEvent, DtlsRole, Fingerprint};
+use rtpbridge::dtls::srtp::{SrtpContext, SrtpProfile};
+use rtpbridge::ice::{Candidate, Credentials, IceAgent, IceConfig, IceEvent};
+
+/// A browser-like party: ICE (optional), DTLS-SRTP, rtcp-mux, one socket.
+struct WebPeer {
+    sock: UdpSocket,
+    local: SocketAddr,
+    cert: DtlsCert,
+    ice: Option<IceAgent>,
+    creds: Credentials,
+    dtls: Option<DtlsEndpoint>,
+    dtls_remote: Option<SocketAddr>,
+    selected: Option<SocketAddr>,
+    recv_ctx: Option<SrtpContext>,
+    send_ctx: Option<SrtpContext>,
+    /// Decrypted RTP received.
+    media: Vec<Vec<u8>>,
+}
+
+fn attr<'a>(sdp: &'a str, name: &str) -> Option<&'a str> {
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix(&format!("a={name}:")))
+}
+
+impl WebPeer {
+    fn new(with_ice: bool) -> WebPeer {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let local = sock.local_addr().unwrap();
+        let creds = Credentials {
+            ufrag: "peerUfrag".into(),
+            pwd: "peerPasswordOf22Chars+x".into(),
+        };
+        let ice = with_ice.then(|| {
+            let mut a = IceAgent::new(IceConfig {
+                controlling: true,
+                local_credentials: Some(creds.clone()),
+                nomination_delay: Duration::from_millis(100),
+                ..IceConfig::default()
+            });
+            a.add_local_candidate(local, 1).unwrap();
+            a
+        });
+        WebPeer {
+            sock,
+            local,
+            cert: DtlsCert::generate(CertKind::EcdsaP256).unwrap(),
+            ice,
+            creds,
+            dtls: None,
+            dtls_remote: None,
+            selected: None,
+            recv_ctx: None,
+            send_ctx: None,
+            media: Vec::new(),
+        }
+    }
+
+    /// The peer's SDP (offer or answer) in Chrome's shape.
+    fn sdp(&self, setup: &str) -> String {
+        let mut s = format!(
+            "v=0\r\no=- 42 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
+             m=audio {port} UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 127.0.0.1\r\na=rtcp:9 IN IP4 0.0.0.0\r\n",
+            port = self.local.port()
+        );
+        if let Some(a) = &self.ice {
+            let c = &a.local_candidates()[0];
+            s += &format!(
+                "a=candidate:{c}\r\na=ice-ufrag:{}\r\na=ice-pwd:{}\r\n",
+                self.creds.ufrag, self.creds.pwd
+            );
+        }
+        s += &format!(
+            "a=fingerprint:{}\r\na=setup:{setup}\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n",
+            self.cert.fingerprint()
+        );
+        s
+    }
+
+    /// Takes rtpbridge's SDP: ICE credentials and candidates, fingerprint, and our DTLS role.
+    fn take_remote(&mut self, sdp: &str, now: Instant) {
+        let fp = Fingerprint::parse(attr(sdp, "fingerprint").expect("a=fingerprint")).unwrap();
+        let setup = attr(sdp, "setup").expect("a=setup");
+        let port = media_port(sdp);
+        if let Some(a) = &mut self.ice {
+            a.set_remote_credentials(
+                attr(sdp, "ice-ufrag").expect("ice-ufrag"),
+                attr(sdp, "ice-pwd").expect("ice-pwd"),
+            )
+            .unwrap();
+            for l in sdp
+                .lines()
+                .filter_map(|l| l.trim_end().strip_prefix("a=candidate:"))
+            {
+                if let Some(c) = Candidate::parse(l).unwrap() {
+                    a.add_remote_candidate(c).unwrap();
+                }
+            }
+            a.handle_timeout(now);
+        }
+        let remote: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let role = if setup == "active" {
+            DtlsRole::Server
+        } else {
+            DtlsRole::Client
+        };
+        self.dtls_remote = Some(remote);
+        self.dtls = Some(DtlsEndpoint::new(now, role, &self.cert, Some(fp)).unwrap());
+        if role == DtlsRole::Client && self.ice.is_none() {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(a) = &mut self.ice {
+            while let Some(t) = a.poll_transmit() {
+                self.sock.send_to(&t.bytes, t.to).unwrap();
+            }
+            while let Some(ev) = a.poll_event() {
+                if let IceEvent::Connected { remote, .. }
+                | IceEvent::SelectedPairChanged { remote, .. } = ev
+                {
+                    self.selected = Some(remote);
+                }
+            }
+        }
+        // DTLS goes where ICE selected (or to the SDP address without ICE).
+        let to = if self.ice.is_some() {
+            self.selected
+        } else {
+            self.dtls_remote
+        };
+        if let (Some(d), Some(to)) = (&mut self.dtls, to) {
+            while let Some(b) = d.poll_transmit() {
+                self.sock.send_to(&b, to).unwrap();
+            }
+            while let Some(ev) = d.poll_event() {
+                match ev {
+                    DtlsEvent::Connected {
+                        profile,
+                        client_key,
+                        client_salt,
+                        server_key,
+                        server_salt,
+                    } => {
+                        let p = SrtpProfile::from_dtls_id(profile).unwrap();
+                        let c = SrtpContext::new(p, &client_key, &client_salt).unwrap();
+                        let s = SrtpContext::new(p, &server_key, &server_salt).unwrap();
+                        let (r, w) = match d.role() {
+                            DtlsRole::Client => (s, c),
+                            DtlsRole::Server => (c, s),
+                        };
+                        self.recv_ctx = Some(r);
+                        self.send_ctx = Some(w);
+                    }
+                    DtlsEvent::Failed(e) => panic!("peer DTLS failed: {e}"),
+                    DtlsEvent::Closed => {}
+                }
+            }
+        }
+    }
+
+    /// Runs the peer until `done` holds or the deadline passes.
+    fn pump(&mut self, deadline: Duration, mut done: impl FnMut(&WebPeer) -> bool) -> bool {
+        let end = Instant::now() + deadline;
+        let mut buf = vec![0u8; 4096];
+        while Instant::now() < end {
+            self.flush();
+            if done(self) {
+                return true;
+            }
+            let now = Instant::now();
+            let next = [
+                self.ice.as_ref().and_then(|a| a.poll_timeout()),
+                self.dtls.as_ref().and_then(|d| d.poll_timeout()),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now + Duration::from_millis(20));
+            let wait = next
+                .saturating_duration_since(now)
+                .clamp(Duration::from_millis(1), Duration::from_millis(20));
+            self.sock.set_read_timeout(Some(wait)).unwrap();
+            if let Ok((n, from)) = self.sock.recv_from(&mut buf) {
+                let now = Instant::now();
+                let pkt = &mut buf[..n];
+                match pkt[0] {
+                    0..=3 => {
+                        if let Some(a) = &mut self.ice {
+                            let _ = a.handle_packet(now, self.local, from, pkt);
+                        }
+                    }
+                    20..=63 => {
+                        if let Some(d) = &mut self.dtls {
+                            let _ = d.handle_packet(now, pkt);
+                        }
+                    }
+                    128..=191 => {
+                        if let Some(ctx) = &mut self.recv_ctx {
+                            if (192..=223).contains(&pkt[1]) {
+                                let _ = ctx.unprotect_rtcp(pkt);
+                            } else if let Ok(len) = ctx.unprotect_rtp(pkt) {
+                                self.media.push(pkt[..len].to_vec());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let now = Instant::now();
+            if let Some(a) = &mut self.ice {
+                if a.poll_timeout().is_some_and(|t| t <= now) {
+                    a.handle_timeout(now);
+                }
+            }
+            if let Some(d) = &mut self.dtls {
+                if d.poll_timeout().is_some_and(|t| t <= now) {
+                    d.handle_timeout(now);
+                }
+            }
+        }
+        self.flush();
+        done(self)
+    }
+
+    fn send_rtp(&mut self, pkt: &[u8]) {
+        let to = self.selected.or(self.dtls_remote).unwrap();
+        let mut buf = pkt.to_vec();
+        buf.resize(pkt.len() + 64, 0);
+        let n = self
+            .send_ctx
+            .as_mut()
+            .unwrap()
+            .protect_rtp(&mut buf, pkt.len())
+            .unwrap();
+        self.sock.send_to(&buf[..n], to).unwrap();
+    }
+}
+
+/// The plain SIP-side endpoint.
+fn plain_sdp(port: u16) -> String {
+    sdp("127.0.0.1", port, "")
+}
+
+struct Case {
+    ice: bool,
+    /// rtpbridge answers the browser: DTLS option on the answer.
+    dtls_flag: Option<&'static str>,
+    /// The SIP side offers (rtpbridge offers to the browser).
+    reverse: bool,
+}
+
+fn run(case: Case) {
+    let server = Server::start(&[]);
+    let ng = server.client();
+    let plain = udp("127.0.0.1:0");
+    let plain_port = plain.local_addr().unwrap().port();
+    let mut peer = WebPeer::new(case.ice);
+    let call = format!("webrtc-{}", plain_port);
+    let ice_force = if case.ice { "force" } else { "remove" };
+    let now = Instant::now();
+    let (peer_side_port, plain_side_port);
+    if !case.reverse {
+        let r = ng.ok(&[
+            ("command", s("offer")),
+            ("call-id", s(&call)),
+            ("from-tag", s("browser")),
+            ("sdp", s(&peer.sdp("actpass"))),
+            ("ICE", s("remove")),
+            ("transport-protocol", s("RTP/AVP")),
+            ("rtcp-mux", list(&["demux"])),
+        ]);
+        let to_plain = get_str(&r, "sdp");
+        assert!(to_plain.contains("RTP/AVP 0"), "{to_plain}");
+        assert!(
+            !to_plain.contains("a=ice-") && !to_plain.contains("a=fingerprint"),
+            "{to_plain}"
+        );
+        plain_side_port = media_port(&to_plain);
+        let mut items = vec![
+            ("command", s("answer")),
+            ("call-id", s(&call)),
+            ("from-tag", s("browser")),
+            ("to-tag", s("phone")),
+            ("sdp", s(&plain_sdp(plain_port))),
+            ("ICE", s(ice_force)),
+            ("transport-protocol", s("UDP/TLS/RTP/SAVPF")),
+        ];
+        if let Some(d) = case.dtls_flag {
+            items.push(("DTLS", s(d)));
+        }
+        let r = ng.ok(&items);
+        let to_peer = get_str(&r, "sdp");
+        assert!(to_peer.contains("UDP/TLS/RTP/SAVPF 0"), "{to_peer}");
+        assert!(to_peer.contains("a=rtcp-mux"), "{to_peer}");
+        assert!(
+            to_peer.contains("a=group:BUNDLE 0") && to_peer.contains("a=mid:0"),
+            "{to_peer}"
+        );
+        let want_setup = if case.dtls_flag == Some("passive") {
+            "passive"
+        } else {
+            "active"
+        };
+        assert_eq!(attr(&to_peer, "setup"), Some(want_setup), "{to_peer}");
+        assert_eq!(to_peer.contains("a=ice-ufrag:"), case.ice, "{to_peer}");
+        peer_side_port = media_port(&to_peer);
+        peer.take_remote(&to_peer, now);
+    } else {
+        let r = ng.ok(&[
+            ("command", s("offer")),
+            ("call-id", s(&call)),
+            ("from-tag", s("phone")),
+            ("sdp", s(&plain_sdp(plain_port))),
+            ("ICE", s(ice_force)),
+            ("transport-protocol", s("UDP/TLS/RTP/SAVPF")),
+            ("rtcp-mux", list(&["require"])),
+        ]);
+        let to_peer = get_str(&r, "sdp");
+        assert_eq!(attr(&to_peer, "setup"), Some("actpass"), "{to_peer}");
+        peer_side_port = media_port(&to_peer);
+        // The peer answers active, as browsers do: rtpbridge is the DTLS server.
+        let fp = Fingerprint::parse(attr(&to_peer, "fingerprint").unwrap()).unwrap();
+        if let Some(a) = &mut peer.ice {
+            a.set_controlling(false);
+        }
+        let answer = peer.sdp("active");
+        let r = ng.ok(&[
+            ("command", s("answer")),
+            ("call-id", s(&call)),
+            ("from-tag", s("phone")),
+            ("to-tag", s("browser")),
+            ("sdp", s(&answer)),
+            ("ICE", s("remove")),
+            ("transport-protocol", s("RTP/AVP")),
+        ]);
+        let to_plain = get_str(&r, "sdp");
+        assert!(!to_plain.contains("a=fingerprint"), "{to_plain}");
+        plain_side_port = media_port(&to_plain);
+        // Take rtpbridge's offer as the peer's remote description, as the DTLS client.
+        let remote: SocketAddr = format!("127.0.0.1:{peer_side_port}").parse().unwrap();
+        if let Some(a) = &mut peer.ice {
+            a.set_remote_credentials(
+                attr(&to_peer, "ice-ufrag").unwrap(),
+                attr(&to_peer, "ice-pwd").unwrap(),
+            )
+            .unwrap();
+            for l in to_peer
+                .lines()
+                .filter_map(|l| l.trim_end().strip_prefix("a=candidate:"))
+            {
+                a.add_remote_candidate(Candidate::parse(l).unwrap().unwrap())
+                    .unwrap();
+            }
+            a.handle_timeout(now);
+        }
+        peer.dtls_remote = Some(remote);
+        peer.dtls = Some(DtlsEndpoint::new(now, DtlsRole::Client, &peer.cert, Some(fp)).unwrap());
+    }
+    let connected = peer.pump(Duration::from_secs(10), |p| p.send_ctx.is_some());
+    let log_tail = || {
+        server
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        connected,
+        "DTLS did not connect; server log: {:#?}",
+        log_tail()
+    );
+    if case.ice {
+        assert!(peer.selected.is_some(), "ICE selected a pair");
+    }
+
+    // Media both ways: 50 packets from the peer (SRTP) reach the plain endpoint decrypted;
+    // 50 from the plain endpoint reach the peer encrypted.
+    let to_rtpbridge_plain: SocketAddr = format!("127.0.0.1:{plain_side_port}").parse().unwrap();
+    for i in 0..50u16 {
+        peer.send_rtp(&rtp(0x1111, 100 + i, i as u8));
+        plain
+            .send_to(&rtp(0x2222, 500 + i, 0xAB), to_rtpbridge_plain)
+            .unwrap();
+    }
+    let mut got_plain = Vec::new();
+    while let Some((p, _)) = try_recv(&plain, Duration::from_millis(500)) {
+        got_plain.push(p);
+        if got_plain.len() == 50 {
+            break;
+        }
+    }
+    assert_eq!(
+        got_plain.len(),
+        50,
+        "plain endpoint got the peer's RTP decrypted; log {:#?}",
+        log_tail()
+    );
+    for (i, p) in got_plain.iter().enumerate() {
+        assert_eq!(
+            p,
+            &rtp(0x1111, 100 + i as u16, i as u8),
+            "packet {i} arrives as sent"
+        );
+    }
+    assert!(peer.pump(Duration::from_secs(5), |p| p.media.len() >= 50));
+    assert_eq!(peer.media.len(), 50);
+    for (i, p) in peer.media.iter().enumerate() {
+        assert_eq!(
+            p,
+            &rtp(0x2222, 500 + i as u16, 0xAB),
+            "packet {i} decrypts to what was sent"
+        );
+    }
+    let _ = peer_side_port;
+}
+
+#[test]
+fn browser_offer_ice_dtls_rtpbridge_client() {
+    run(Case {
+        ice: true,
+        dtls_flag: None,
+        reverse: false,
+    });
+}
+
+#[test]
+fn browser_offer_ice_dtls_rtpbridge_server() {
+    run(Case {
+        ice: true,
+        dtls_flag: Some("passive"),
+        reverse: false,
+    });
+}
+
+#[test]
+fn plain_offer_to_browser_answerer() {
+    run(Case {
+        ice: true,
+        dtls_flag: None,
+        reverse: true,
+    });
+}
+
+#[test]
+fn dtls_srtp_peer_without_ice() {
+    run(Case {
+        ice: false,
+        dtls_flag: None,
+        reverse: false,
+    });
+}
+
+#[test]
+fn dtls_srtp_peer_without_ice_rtpbridge_server() {
+    run(Case {
+        ice: false,
+        dtls_flag: Some("passive"),
+        reverse: false,
+    });
+}
