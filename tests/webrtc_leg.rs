@@ -261,10 +261,22 @@ struct Case {
     dtls_flag: Option<&'static str>,
     /// The SIP side offers (rtpbridge offers to the browser).
     reverse: bool,
+    /// Record the call into this directory and check the PCAP holds the decrypted media.
+    record: Option<std::path::PathBuf>,
 }
 
 fn run(case: Case) {
-    let server = Server::start(&[]);
+    let rec_arg = case
+        .record
+        .as_ref()
+        .map(|d| format!("--recording-dir={}", d.display()));
+    let mut args = vec![];
+    if let Some(a) = &rec_arg {
+        args.push(a.as_str());
+        args.push("--recording-method=pcap");
+    }
+    let server = Server::start(&args);
+    let record = if case.record.is_some() { "yes" } else { "no" };
     let ng = server.client();
     let plain = udp("127.0.0.1:0");
     let plain_port = plain.local_addr().unwrap().port();
@@ -282,6 +294,7 @@ fn run(case: Case) {
             ("ICE", s("remove")),
             ("transport-protocol", s("RTP/AVP")),
             ("rtcp-mux", list(&["demux"])),
+            ("record-call", s(record)),
         ]);
         let to_plain = get_str(&r, "sdp");
         assert!(to_plain.contains("RTP/AVP 0"), "{to_plain}");
@@ -429,7 +442,97 @@ fn run(case: Case) {
             "packet {i} decrypts to what was sent"
         );
     }
-    let _ = peer_side_port;
+    if let Some(dir) = &case.record {
+        ng.ok(&[
+            ("command", s("delete")),
+            ("call-id", s(&call)),
+            ("delete-delay", Value::Int(0)),
+        ]);
+        check_recording(dir, &call, &[peer_side_port, plain_side_port]);
+    }
+}
+
+/// The call's PCAP, read by tshark: both directions, decrypted, byte for byte.
+fn check_recording(dir: &std::path::Path, call: &str, ports: &[u16]) {
+    let meta = dir.join("metadata");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let pcap = loop {
+        let done = std::fs::read_dir(&meta)
+            .map(|d| d.filter_map(|e| e.ok()).any(|e| e.path().is_file()))
+            .unwrap_or(false);
+        let pcaps: Vec<_> = std::fs::read_dir(dir.join("pcaps"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if done && pcaps.len() == 1 {
+            break pcaps[0].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "recording of {call} did not complete"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(pcap
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with(call));
+    let mut args = vec!["-r".to_string(), pcap.display().to_string(), "-n".into()];
+    for p in ports {
+        args.extend(["-d".into(), format!("udp.port=={p},rtp")]);
+    }
+    args.extend(
+        [
+            "-Y",
+            "rtp",
+            "-T",
+            "fields",
+            "-e",
+            "rtp.ssrc",
+            "-e",
+            "rtp.seq",
+            "-e",
+            "rtp.payload",
+        ]
+        .map(String::from),
+    );
+    let out = std::process::Command::new("tshark")
+        .args(&args)
+        .output()
+        .expect("run tshark (Debian package `tshark`)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut from_peer = 0;
+    let mut from_plain = 0;
+    for l in text.lines() {
+        let f: Vec<&str> = l.split('\t').collect();
+        let ssrc = u32::from_str_radix(f[0].trim_start_matches("0x"), 16).unwrap();
+        let seq: u16 = f[1].parse().unwrap();
+        let hex: String = f[2].chars().filter(|c| c.is_ascii_hexdigit()).collect();
+        let payload: Vec<u8> = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        match ssrc {
+            0x1111 => {
+                assert_eq!(
+                    payload,
+                    vec![(seq - 100) as u8; 160],
+                    "peer packet {seq} decrypted"
+                );
+                from_peer += 1;
+            }
+            0x2222 => {
+                assert_eq!(payload, vec![0xAB; 160], "plain packet {seq}");
+                from_plain += 1;
+            }
+            other => panic!("unexpected SSRC {other:#x} in the recording"),
+        }
+    }
+    assert_eq!((from_peer, from_plain), (50, 50), "{text}");
 }
 
 #[test]
@@ -438,6 +541,7 @@ fn browser_offer_ice_dtls_rtpbridge_client() {
         ice: true,
         dtls_flag: None,
         reverse: false,
+        record: None,
     });
 }
 
@@ -447,6 +551,7 @@ fn browser_offer_ice_dtls_rtpbridge_server() {
         ice: true,
         dtls_flag: Some("passive"),
         reverse: false,
+        record: None,
     });
 }
 
@@ -456,6 +561,7 @@ fn plain_offer_to_browser_answerer() {
         ice: true,
         dtls_flag: None,
         reverse: true,
+        record: None,
     });
 }
 
@@ -465,6 +571,7 @@ fn dtls_srtp_peer_without_ice() {
         ice: false,
         dtls_flag: None,
         reverse: false,
+        record: None,
     });
 }
 
@@ -474,5 +581,20 @@ fn dtls_srtp_peer_without_ice_rtpbridge_server() {
         ice: false,
         dtls_flag: Some("passive"),
         reverse: false,
+        record: None,
     });
+}
+
+#[test]
+fn webrtc_call_is_recorded_decrypted() {
+    let dir = std::env::temp_dir().join(format!("rtpbridge-webrtc-rec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    run(Case {
+        ice: true,
+        dtls_flag: None,
+        reverse: false,
+        record: Some(dir.clone()),
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }
