@@ -23,7 +23,7 @@ use mio::net::UdpSocket as MioUdp;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use super::latch::{Latch, LatchPolicy, Verdict};
+use super::latch::{Latch, LatchPolicy, PacketInfo, Verdict};
 use super::stats::{bump, LegStats, WorkerCounters};
 use crate::codec::PayloadTypes;
 use crate::dtls::sdes::CryptoAttribute;
@@ -452,10 +452,16 @@ impl Worker {
         }
         let pkt = &*pkt;
         let policy = leg.cfg.latch;
-        let verdict = if is_rtcp {
-            leg.rtcp_latch.on_packet(src, now, &policy)
+        // SSRC/sequence for the continuity proof; an SRTP packet here has authenticated.
+        let authenticated = !srtp_passthrough && matches!(leg.srtp_in, Crypto::Srtp(_));
+        let verdict = if !is_rtp_leg {
+            leg.rtp_latch.on_packet(src, None, now, &policy)
+        } else if is_rtcp {
+            let info = PacketInfo::rtcp(pkt).map(|i| i.authenticated(authenticated));
+            leg.rtcp_latch.on_packet(src, info, now, &policy)
         } else {
-            leg.rtp_latch.on_packet(src, now, &policy)
+            let info = PacketInfo::rtp(pkt).map(|i| i.authenticated(authenticated));
+            leg.rtp_latch.on_packet(src, info, now, &policy)
         };
         match verdict {
             Verdict::Drop => {
@@ -465,10 +471,10 @@ impl Worker {
             }
             Verdict::Learn(addr) => {
                 tracing::debug!(call_id = &*leg.call_id, tag = &*leg.tag, %addr, rtcp = is_rtcp, "learned endpoint");
-                if !is_rtcp && !leg.cfg.rtcp_mux && leg.rtcp_latch.current.is_none() {
-                    // Until RTCP arrives, assume it comes from the next port up.
-                    leg.rtcp_latch.current =
-                        Some(SocketAddr::new(addr.ip(), addr.port().wrapping_add(1)));
+                if !is_rtcp {
+                    // RTCP goes to the next port up until it arrives, and is learned only
+                    // from RTP's address.
+                    leg.rtcp_latch.follow_rtp(addr, leg.cfg.rtcp_mux);
                 }
                 publish_learned(leg);
             }
