@@ -233,13 +233,15 @@ impl Latch {
         })
     }
 
-    /// Makes `src` the learned endpoint, its packet the stream position.
+    /// Makes `src` the learned endpoint, its packet the stream position. The first source
+    /// is reported as learned even when the SDP named it (the RTCP latch follows it).
     fn adopt(&mut self, src: SocketAddr, info: Option<PacketInfo>, now: Instant) -> Verdict {
+        let was_learned = self.learned;
         self.learned = true;
         self.rank = self.rank_of(src);
         self.stream = Self::position(info, now);
         self.candidate = None;
-        if self.current == Some(src) {
+        if was_learned && self.current == Some(src) {
             Verdict::Accept
         } else {
             self.current = Some(src);
@@ -442,7 +444,12 @@ mod tests {
         let rr = [0x80, 201, 0, 1, 1, 2, 3, 4];
         assert_eq!(PacketInfo::rtcp(&rr), rtcp(0x01020304));
         assert_eq!(PacketInfo::rtcp(&rr[..7]), None);
-        assert!(PacketInfo::rtp(&pkt).unwrap().authenticated(true).authenticated);
+        assert!(
+            PacketInfo::rtp(&pkt)
+                .unwrap()
+                .authenticated(true)
+                .authenticated
+        );
     }
 
     #[test]
@@ -503,7 +510,15 @@ mod tests {
         let p = pol(EndpointLearning::Immediate);
         let (_, t) = stream(&mut l, old, 5, 1000, 10, t, &p);
         // 2 s without packets: the phone sent ~100 packets into the dead network.
-        let (v, _) = stream(&mut l, new, 5, 1010 + 100, 10, t + Duration::from_secs(2), &p);
+        let (v, _) = stream(
+            &mut l,
+            new,
+            5,
+            1010 + 100,
+            10,
+            t + Duration::from_secs(2),
+            &p,
+        );
         assert_eq!(v[9], Verdict::Learn(new));
         // The same jump while the stream is live is refused.
         let mut l = Latch::new(Some(old));
@@ -559,7 +574,7 @@ mod tests {
             for offset in [-1000i32, -1, 0, 100, 1000, 20000, 0x8000] {
                 let mut guess = seq.wrapping_add(offset as u16);
                 for _ in 0..30 {
-                    assert_eq!(l.on_packet(victim, rtp(42, seq), t, &p), Verdict::Accept);
+                    assert_ne!(l.on_packet(victim, rtp(42, seq), t, &p), Verdict::Drop);
                     let v = l.on_packet(attacker, rtp(42, guess), t, &p);
                     assert_eq!(v, Verdict::Drop, "{mode:?} {offset}");
                     seq = seq.wrapping_add(1);
@@ -586,8 +601,14 @@ mod tests {
         let p = pol(EndpointLearning::Delayed);
         let (_, mut t) = stream(&mut l, victim, 42, 100, 10, t, &p);
         for i in 0..20u16 {
-            assert_eq!(l.on_packet(victim, rtp(42, 110 + 2 * i), t, &p), Verdict::Accept);
-            assert_eq!(l.on_packet(attacker, rtp(42, 111 + i), t, &p), Verdict::Drop);
+            assert_eq!(
+                l.on_packet(victim, rtp(42, 110 + 2 * i), t, &p),
+                Verdict::Accept
+            );
+            assert_eq!(
+                l.on_packet(attacker, rtp(42, 111 + i), t, &p),
+                Verdict::Drop
+            );
             t += MS20;
         }
         assert_eq!(l.current, Some(victim));
@@ -602,7 +623,10 @@ mod tests {
         let (_, mut t) = stream(&mut l, old, 9, 0, 5, t, &p);
         let mut last = Verdict::Drop;
         for i in 0..10u16 {
-            assert_eq!(l.on_packet(a("203.0.113.1:9"), rtp(9, 7777), t, &p), Verdict::Drop);
+            assert_eq!(
+                l.on_packet(a("203.0.113.1:9"), rtp(9, 7777), t, &p),
+                Verdict::Drop
+            );
             last = l.on_packet(new, rtp(9, 5 + i), t, &p);
             t += MS20;
         }
@@ -646,7 +670,7 @@ mod tests {
         );
         let mut l = Latch::new(Some(old));
         let p = pol(EndpointLearning::Delayed);
-        assert_eq!(l.on_packet(old, rtcp(77), t, &p), Verdict::Accept);
+        assert_eq!(l.on_packet(old, rtcp(77), t, &p), Verdict::Learn(old));
         assert_eq!(l.on_packet(evil, rtcp(78), t, &p), Verdict::Drop);
         assert_eq!(l.on_packet(evil, rtcp(78), t, &p), Verdict::Drop);
         assert_eq!(l.on_packet(new, rtcp(77), t, &p), Verdict::Drop);
@@ -754,7 +778,10 @@ mod tests {
             },
         ] {
             let mut l = Latch::new(Some(a("10.0.0.1:4000")));
-            assert_eq!(l.on_packet(a("10.0.0.5:1"), rtp(1, 1), t, &p), Verdict::Accept);
+            assert_eq!(
+                l.on_packet(a("10.0.0.5:1"), rtp(1, 1), t, &p),
+                Verdict::Accept
+            );
             assert_eq!(l.current, Some(a("10.0.0.1:4000")));
         }
     }
@@ -765,7 +792,7 @@ mod tests {
         let (old, new) = (a("192.0.2.1:4000"), a("198.51.100.7:61000"));
         let mut l = Latch::new(Some(old));
         let p = pol(EndpointLearning::Immediate);
-        assert_eq!(l.on_packet(old, None, t, &p), Verdict::Accept);
+        assert_eq!(l.on_packet(old, None, t, &p), Verdict::Learn(old));
         assert_eq!(l.on_packet(new, None, t, &p), Verdict::Drop);
         let p = LatchPolicy {
             media_handover: true,
@@ -782,7 +809,12 @@ mod tests {
     fn readvertising_same_address_keeps_confirmation() {
         let t = Instant::now();
         let mut l = Latch::new(Some(a("10.0.0.1:4000")));
-        l.on_packet(a("10.0.0.9:1"), rtp(1, 1), t, &pol(EndpointLearning::Immediate));
+        l.on_packet(
+            a("10.0.0.9:1"),
+            rtp(1, 1),
+            t,
+            &pol(EndpointLearning::Immediate),
+        );
         l.set_advertised(Some(a("10.0.0.1:4000")));
         assert!(l.confirmed);
         l.set_advertised(Some(a("10.0.0.2:4000")));
