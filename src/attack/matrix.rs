@@ -173,22 +173,44 @@ fn opt(v: Option<u32>) -> String {
     v.map_or("-".to_string(), |v| v.to_string())
 }
 
+/// Notes gathered while printing: a text, then the cells (and counts) it applies to.
+#[derive(Default)]
+struct Notes(Vec<(String, Vec<String>)>);
+
+impl Notes {
+    /// Adds `cell` under `text`; returns the note's number (1-based).
+    fn add(&mut self, text: String, cell: String) -> usize {
+        if let Some(i) = self.0.iter().position(|(t, _)| *t == text) {
+            self.0[i].1.push(cell);
+            return i + 1;
+        }
+        self.0.push((text, vec![cell]));
+        self.0.len()
+    }
+}
+
 /// One target's columns of one row.
-fn columns(o: Option<&Outcome>, handover: bool, notes: &mut Vec<String>, name: &str) -> String {
+fn columns(
+    o: Option<&Outcome>,
+    handover: bool,
+    notes: &mut Notes,
+    target: &str,
+    cell: &str,
+) -> String {
     let Some(o) = o else {
         return format!("{:<30}", "(not run)");
     };
     if let Some(e) = &o.error {
-        notes.push(format!("{name}: {e}"));
-        return format!("{:<5} {:<30}", "ERR", format!("[{}]", notes.len()));
+        let n = notes.add(format!("{target}: {e}"), cell.to_string());
+        return format!("{:<30}", format!("ERR [{n}]"));
     }
     let (sw, lost) = if handover {
         (opt(o.switched_at), opt(o.lost))
     } else {
         ("-".to_string(), "-".to_string())
     };
-    if !o.note.is_empty() {
-        notes.push(format!("{name}: {}", o.note.trim_end_matches("; ")));
+    for (text, count) in &o.notes {
+        notes.add(format!("{target}: {text}"), format!("{cell} ({count})"));
     }
     format!(
         "{:<5} {:<6} {:<6} {:<6} {:<5}",
@@ -232,7 +254,7 @@ pub fn table(cfg: &MatrixConfig, results: &[TargetResult]) -> String {
         );
     }
     let _ = writeln!(s);
-    let mut notes = Vec::new();
+    let mut notes = Notes::default();
     for &sc in &cfg.scenarios {
         for &m in &cfg.modes {
             for &strict in &cfg.strict {
@@ -243,19 +265,19 @@ pub fn table(cfg: &MatrixConfig, results: &[TargetResult]) -> String {
                     mode_name(m),
                     yes_no(strict)
                 );
+                let cell = format!(
+                    "{}/{}{}",
+                    sc.name(),
+                    mode_name(m),
+                    if strict { "/strict" } else { "" }
+                );
                 for r in results {
-                    let label = format!(
-                        "{} {} {} {}",
-                        r.name,
-                        sc.name(),
-                        mode_name(m),
-                        if strict { "strict" } else { "" }
-                    );
                     let c = columns(
                         r.get(sc, m, strict),
                         sc == Scenario::Handover,
                         &mut notes,
-                        label.trim_end(),
+                        &r.name,
+                        &cell,
                     );
                     let _ = write!(s, " | {c}");
                 }
@@ -263,10 +285,10 @@ pub fn table(cfg: &MatrixConfig, results: &[TargetResult]) -> String {
             }
         }
     }
-    if !notes.is_empty() {
+    if !notes.0.is_empty() {
         let _ = writeln!(s, "\nnotes:");
-        for (i, n) in notes.iter().enumerate() {
-            let _ = writeln!(s, "  [{}] {n}", i + 1);
+        for (i, (text, cells)) in notes.0.iter().enumerate() {
+            let _ = writeln!(s, "  [{}] {text}:\n      {}", i + 1, cells.join(", "));
         }
     }
     s

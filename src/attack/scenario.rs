@@ -44,13 +44,16 @@ pub enum Scenario {
     RtpBleed,
     /// Forged ICE checks (USE-CANDIDATE, right ufrags, wrong integrity) from a stranger.
     StunSpoof,
+    /// rtp-bleed's probing, started before the victims' first packet: the race for the
+    /// very first learning decision, which no relay can judge on plain RTP.
+    RtpRace,
     /// The legitimate case: victim A moves to a new address (Wi-Fi to 4G), same SSRC,
     /// sequence numbers continuing.
     Handover,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::DtlsHelloNull,
         Scenario::DtlsHelloValid,
         Scenario::DtlsFlood,
@@ -58,6 +61,7 @@ impl Scenario {
         Scenario::RtpBleed,
         Scenario::StunSpoof,
         Scenario::Handover,
+        Scenario::RtpRace,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +73,7 @@ impl Scenario {
             Scenario::RtpBleed => "rtp-bleed",
             Scenario::StunSpoof => "stun-spoof",
             Scenario::Handover => "handover",
+            Scenario::RtpRace => "rtp-race",
         }
     }
 
@@ -154,11 +159,20 @@ pub struct Outcome {
     pub switched_at: Option<u32>,
     /// Handover: packets A sent from its new address that B never received.
     pub lost: Option<u32>,
-    /// Anything else worth knowing (relay replies to the attacker, ICE checks answered).
-    pub note: String,
+    /// Anything else worth knowing: one of the `NOTE_*` texts and a count.
+    pub notes: Vec<(&'static str, u64)>,
     /// The run could not be carried out (call setup failed, ...).
     pub error: Option<String>,
 }
+
+pub const NOTE_OLD_ADDRESS: &str =
+    "handover: the relay still sent B's packets to A's old address after the move (count)";
+pub const NOTE_NEVER_UP: &str = "media never flowed both ways: the race was lost for good";
+pub const NOTE_ATTACKER_OTHER: &str =
+    "the attacker received datagrams that are not victim media: relay replies, or its own packets reflected (count)";
+pub const NOTE_ICE: &str = "victim A answered the relay's ICE checks (count)";
+pub const NOTE_UNRECOGNISED: &str =
+    "victims received datagrams that are none of ours, e.g. SRTP that decrypts to garbage (count)";
 
 const A: usize = 0;
 const B: usize = 1;
@@ -314,6 +328,8 @@ struct Run<'c> {
     atk_seq: u16,
     /// First index each victim sent in the after phase.
     after_from: [u32; 2],
+    /// rtp-race: media never flowed both ways.
+    never_up: bool,
 }
 
 impl<'c> Run<'c> {
@@ -434,6 +450,7 @@ impl<'c> Run<'c> {
             atk_ssrc,
             atk_seq,
             after_from: [0; 2],
+            never_up: false,
         })
     }
 
@@ -450,7 +467,7 @@ impl<'c> Run<'c> {
         self.flush_dtls(start, &mut out);
         if matches!(
             self.scenario,
-            Scenario::DtlsHelloNull | Scenario::DtlsHelloValid
+            Scenario::DtlsHelloNull | Scenario::DtlsHelloValid | Scenario::RtpRace
         ) {
             self.attack(0);
         }
@@ -467,9 +484,18 @@ impl<'c> Run<'c> {
                                 Phase::Attack(0)
                             }
                         } else if now.duration_since(start) > t.up_timeout {
-                            error = Some(self.why_not_up());
-                            break;
+                            if self.scenario != Scenario::RtpRace {
+                                error = Some(self.why_not_up());
+                                break;
+                            }
+                            // The race was lost for good: measure what the attacker got.
+                            self.never_up = true;
+                            self.after_from = [self.victims[A].sent, self.victims[B].sent];
+                            Phase::After(0)
                         } else {
+                            if self.scenario == Scenario::RtpRace {
+                                self.attack(0);
+                            }
                             Phase::Up
                         }
                     }
@@ -630,7 +656,7 @@ impl<'c> Run<'c> {
                 self.atk_send(ATK, &p, r.0);
                 self.atk_send(ATK, &p, r.1);
             }
-            Scenario::RtpBleed => {
+            Scenario::RtpBleed | Scenario::RtpRace => {
                 for dest in [r.0, r.0, r.1, r.1] {
                     let x = self.rng.next();
                     let h = Rtp {
@@ -680,7 +706,7 @@ impl<'c> Run<'c> {
 
     fn outcome(&self, error: Option<String>) -> Outcome {
         let mut o = Outcome {
-            call_up: error.is_none(),
+            call_up: error.is_none() && !self.never_up,
             injected: self.rx.iter().map(|r| r.from_attacker).sum(),
             bled: self.atk_bled,
             attacker_sent: self.atk_sent,
@@ -711,30 +737,27 @@ impl<'c> Run<'c> {
             }
             o.switched_at = got.iter().position(|&g| g).map(|k| k as u32 + 1);
             o.lost = Some(got.iter().filter(|&&g| !g).count() as u32);
-            if self.rx[A]
+            let old = self.rx[A]
                 .from_victim
                 .iter()
-                .any(|&i| i >= self.after_from[B])
-            {
-                o.note.push_str("relay still sends to A's old address; ");
+                .filter(|&&i| i >= self.after_from[B])
+                .count();
+            if old > 0 {
+                o.notes.push((NOTE_OLD_ADDRESS, old as u64));
             }
         }
+        if self.never_up {
+            o.notes.push((NOTE_NEVER_UP, 1));
+        }
         if self.atk_replies > 0 {
-            o.note.push_str(&format!(
-                "attacker received {} other datagrams (replies, or its own reflected); ",
-                self.atk_replies
-            ));
+            o.notes.push((NOTE_ATTACKER_OTHER, self.atk_replies));
         }
         if let Some(i) = self.victims[A].ice.as_ref().filter(|i| i.answered > 0) {
-            o.note.push_str(&format!(
-                "A answered {} ICE checks of the relay; ",
-                i.answered
-            ));
+            o.notes.push((NOTE_ICE, u64::from(i.answered)));
         }
         let other: u64 = self.rx.iter().map(|r| r.other).sum();
         if other > 0 {
-            o.note
-                .push_str(&format!("unrecognised at victims: {other}; "));
+            o.notes.push((NOTE_UNRECOGNISED, other));
         }
         o
     }

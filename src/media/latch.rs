@@ -207,6 +207,21 @@ impl Latch {
         }
     }
 
+    /// An ICE agent selected (nominated, checked) the pair whose remote end is `addr`: it
+    /// becomes the endpoint at once, confirmed, and nothing but the next nomination moves it
+    /// while the leg runs with `strict_source` (as ICE legs should).
+    pub fn confirm(&mut self, addr: SocketAddr, now: Instant) {
+        self.first_packet.get_or_insert(now);
+        self.learned = true;
+        self.confirmed = true;
+        self.rank = u8::MAX;
+        self.candidate = None;
+        if self.current != Some(addr) {
+            self.stream = None;
+            self.current = Some(addr);
+        }
+    }
+
     fn fits_anchor(&self, src: SocketAddr) -> bool {
         match self.anchor {
             None => true,
@@ -765,6 +780,24 @@ mod tests {
             l.on_packet(a("192.0.2.1:4000"), rtcp(2), t, &p),
             Verdict::Learn(a("192.0.2.1:4000"))
         );
+    }
+
+    #[test]
+    fn ice_selection_is_final_under_strict_source() {
+        let t = Instant::now();
+        let (sdp, pair) = (a("192.0.2.1:4000"), a("198.51.100.7:61000"));
+        let mut l = Latch::new(Some(sdp));
+        let p = LatchPolicy {
+            strict_source: true,
+            ..pol(EndpointLearning::Delayed)
+        };
+        l.confirm(pair, t);
+        assert_eq!((l.current, l.confirmed), (Some(pair), true));
+        // Not even the SDP address during the window, nor an authenticated packet.
+        assert_eq!(l.on_packet(sdp, rtp(1, 1), t, &p), Verdict::Drop);
+        let auth = rtp(1, 2).map(|i| i.authenticated(true));
+        assert_eq!(l.on_packet(sdp, auth, t, &p), Verdict::Drop);
+        assert_eq!(l.on_packet(pair, rtp(1, 3), t, &p), Verdict::Accept);
     }
 
     #[test]

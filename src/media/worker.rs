@@ -454,13 +454,15 @@ impl Worker {
         let policy = leg.cfg.latch;
         // SSRC/sequence for the continuity proof; an SRTP packet here has authenticated.
         let authenticated = !srtp_passthrough && matches!(leg.srtp_in, Crypto::Srtp(_));
-        let verdict = if !is_rtp_leg {
-            leg.rtp_latch.on_packet(src, None, now, &policy)
-        } else if is_rtcp {
-            let info = PacketInfo::rtcp(pkt).map(|i| i.authenticated(authenticated));
+        let info = match (is_rtp_leg, is_rtcp) {
+            (false, _) => None,
+            (true, true) => PacketInfo::rtcp(pkt),
+            (true, false) => PacketInfo::rtp(pkt),
+        };
+        let info = info.map(|i| i.authenticated(authenticated));
+        let verdict = if is_rtcp {
             leg.rtcp_latch.on_packet(src, info, now, &policy)
         } else {
-            let info = PacketInfo::rtp(pkt).map(|i| i.authenticated(authenticated));
             leg.rtp_latch.on_packet(src, info, now, &policy)
         };
         match verdict {
