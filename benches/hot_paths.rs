@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rtpbridge::codec::PayloadTypes;
 use rtpbridge::config::EndpointLearning;
-use rtpbridge::media::latch::{Latch, LatchPolicy, Verdict};
+use rtpbridge::media::latch::{Latch, LatchPolicy, PacketInfo, Verdict};
 use rtpbridge::media::stats::{bump, LegStats, WorkerCounters};
 use rtpbridge::ng::bencode::{self, Value};
 use rtpbridge::ng::parse_request;
@@ -132,7 +132,12 @@ fn decide(
         bump(&wc.dropped_payload_type, 1);
         return None;
     }
-    match leg.latch.on_packet(src, now, &leg.policy) {
+    let info = if is_rtcp {
+        PacketInfo::rtcp(pkt)
+    } else {
+        PacketInfo::rtp(pkt)
+    };
+    match leg.latch.on_packet(src, info, now, &leg.policy) {
         Verdict::Drop => {
             bump(&wc.dropped_source, 1);
             return None;
@@ -203,9 +208,10 @@ fn bench_relay(c: &mut Criterion) {
     g.bench_function("latch_on_packet_only", |b| {
         let mut latch = Latch::new(Some(src));
         let policy = LatchPolicy::default();
-        latch.on_packet(src, t0, &policy);
+        let info = PacketInfo::rtp(&[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7]);
+        latch.on_packet(src, info, t0, &policy);
         let late = t0 + Duration::from_secs(5);
-        b.iter(|| black_box(latch.on_packet(black_box(src), late, &policy)))
+        b.iter(|| black_box(latch.on_packet(black_box(src), info, late, &policy)))
     });
     g.finish();
 }

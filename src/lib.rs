@@ -8,6 +8,7 @@
 //! - [`media`]: port pool, worker threads that own the sockets, the relay pipeline.
 //! - [`ice`], [`dtls`], [`codec`], [`recording`]: stages a packet or command passes through.
 
+pub mod attack;
 pub mod bench;
 pub mod call;
 pub mod codec;

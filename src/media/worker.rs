@@ -25,7 +25,7 @@ use mio::net::UdpSocket as MioUdp;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use super::latch::{Latch, LatchPolicy, Verdict};
+use super::latch::{Latch, LatchPolicy, PacketInfo, Verdict};
 use super::stats::{bump, LegStats, WorkerCounters};
 use super::webrtc::{DtlsLegConfig, DtlsRefusal, IceLegConfig, LegWebrtc, Output};
 use crate::codec::PayloadTypes;
@@ -283,14 +283,14 @@ impl Worker {
                 }
                 Output::Selected { rtcp, remote } => {
                     tracing::info!(call_id = &*leg.call_id, tag = &*leg.tag, %remote, rtcp, "ICE selected the party's address");
+                    let now = Instant::now();
                     if !rtcp {
-                        leg.rtp_latch.current = Some(remote);
-                        leg.rtp_latch.confirmed = true;
+                        leg.rtp_latch.confirm(remote, now);
                         if leg.cfg.rtcp_mux || leg.rtcp.is_none() {
-                            leg.rtcp_latch.current = Some(remote);
+                            leg.rtcp_latch.confirm(remote, now);
                         }
                     } else {
-                        leg.rtcp_latch.current = Some(remote);
+                        leg.rtcp_latch.confirm(remote, now);
                     }
                     learned = true;
                 }
@@ -312,10 +312,10 @@ impl Worker {
                     leg.srtp_in = Crypto::Srtp(recv);
                     leg.srtp_out = Crypto::Srtp(send);
                     if !web.has_ice() && leg.rtp_latch.current.is_none() {
-                        leg.rtp_latch.current = Some(remote);
-                        if leg.cfg.rtcp_mux {
-                            leg.rtcp_latch.current = Some(remote);
-                        }
+                        // The handshake's peer proved the fingerprint: that is the party.
+                        let now = Instant::now();
+                        leg.rtp_latch.confirm(remote, now);
+                        leg.rtcp_latch.follow_rtp(remote, leg.cfg.rtcp_mux);
                         learned = true;
                     }
                 }
@@ -688,12 +688,20 @@ impl Worker {
         }
         let pkt = &*pkt;
         let policy = leg.cfg.latch;
+        // SSRC/sequence for the continuity proof; an SRTP packet here has authenticated.
+        let authenticated = !srtp_passthrough && matches!(leg.srtp_in, Crypto::Srtp(_));
+        let info = match (is_rtp_leg, is_rtcp) {
+            (false, _) => None,
+            (true, true) => PacketInfo::rtcp(pkt),
+            (true, false) => PacketInfo::rtp(pkt),
+        };
+        let info = info.map(|i| i.authenticated(authenticated));
         let verdict = match leg.web.as_ref().filter(|w| w.has_ice()) {
             // ICE legs take media only from checked addresses and send where ICE selected.
             Some(w) if w.ice_verified(src) => Verdict::Accept,
             Some(_) => Verdict::Drop,
-            None if is_rtcp => leg.rtcp_latch.on_packet(src, now, &policy),
-            None => leg.rtp_latch.on_packet(src, now, &policy),
+            None if is_rtcp => leg.rtcp_latch.on_packet(src, info, now, &policy),
+            None => leg.rtp_latch.on_packet(src, info, now, &policy),
         };
         match verdict {
             Verdict::Drop => {
@@ -703,10 +711,10 @@ impl Worker {
             }
             Verdict::Learn(addr) => {
                 tracing::debug!(call_id = &*leg.call_id, tag = &*leg.tag, %addr, rtcp = is_rtcp, "learned endpoint");
-                if !is_rtcp && !leg.cfg.rtcp_mux && leg.rtcp_latch.current.is_none() {
-                    // Until RTCP arrives, assume it comes from the next port up.
-                    leg.rtcp_latch.current =
-                        Some(SocketAddr::new(addr.ip(), addr.port().wrapping_add(1)));
+                if !is_rtcp {
+                    // RTCP goes to the next port up until it arrives, and is learned only
+                    // from RTP's address.
+                    leg.rtcp_latch.follow_rtp(addr, leg.cfg.rtcp_mux);
                 }
                 publish_learned(leg);
             }
