@@ -36,8 +36,8 @@ fn attr<'a>(sdp: &'a str, name: &str) -> Option<&'a str> {
 }
 
 impl WebPeer {
-    fn new(with_ice: bool) -> WebPeer {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    fn new(with_ice: bool, bind: &str) -> WebPeer {
+        let sock = UdpSocket::bind(bind).unwrap();
         let local = sock.local_addr().unwrap();
         let creds = Credentials {
             ufrag: "peerUfrag".into(),
@@ -72,8 +72,10 @@ impl WebPeer {
     fn sdp(&self, setup: &str) -> String {
         let mut s = format!(
             "v=0\r\no=- 42 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
-             m=audio {port} UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 127.0.0.1\r\na=rtcp:9 IN IP4 0.0.0.0\r\n",
-            port = self.local.port()
+             m=audio {port} UDP/TLS/RTP/SAVPF 0\r\nc=IN {fam} {ip}\r\na=rtcp:9 IN IP4 0.0.0.0\r\n",
+            port = self.local.port(),
+            fam = if self.local.is_ipv6() { "IP6" } else { "IP4" },
+            ip = self.local.ip(),
         );
         if let Some(a) = &self.ice {
             let c = &a.local_candidates()[0];
@@ -263,6 +265,8 @@ struct Case {
     reverse: bool,
     /// Record the call into this directory and check the PCAP holds the decrypted media.
     record: Option<std::path::PathBuf>,
+    /// rtpbridge has an IPv4 and an IPv6 interface; the peer is on IPv6.
+    v6_peer: bool,
 }
 
 fn run(case: Case) {
@@ -271,6 +275,9 @@ fn run(case: Case) {
         .as_ref()
         .map(|d| format!("--recording-dir={}", d.display()));
     let mut args = vec![];
+    if case.v6_peer {
+        args.extend(["-i", "::1"]);
+    }
     if let Some(a) = &rec_arg {
         args.push(a.as_str());
         args.push("--recording-method=pcap");
@@ -280,7 +287,14 @@ fn run(case: Case) {
     let ng = server.client();
     let plain = udp("127.0.0.1:0");
     let plain_port = plain.local_addr().unwrap().port();
-    let mut peer = WebPeer::new(case.ice);
+    let mut peer = WebPeer::new(
+        case.ice,
+        if case.v6_peer {
+            "[::1]:0"
+        } else {
+            "127.0.0.1:0"
+        },
+    );
     let call = format!("webrtc-{}", plain_port);
     let ice_force = if case.ice { "force" } else { "remove" };
     let now = Instant::now();
@@ -295,6 +309,8 @@ fn run(case: Case) {
             ("transport-protocol", s("RTP/AVP")),
             ("rtcp-mux", list(&["demux"])),
             ("record-call", s(record)),
+            // The SIP side stays on IPv4 when the browser is on IPv6.
+            ("address-family", s("IP4")),
         ]);
         let to_plain = get_str(&r, "sdp");
         assert!(to_plain.contains("RTP/AVP 0"), "{to_plain}");
@@ -330,6 +346,16 @@ fn run(case: Case) {
         };
         assert_eq!(attr(&to_peer, "setup"), Some(want_setup), "{to_peer}");
         assert_eq!(to_peer.contains("a=ice-ufrag:"), case.ice, "{to_peer}");
+        if case.v6_peer {
+            // Host candidates on both interfaces, IPv4 first (interface order).
+            let cands: Vec<&str> = to_peer
+                .lines()
+                .filter(|l| l.starts_with("a=candidate:"))
+                .collect();
+            assert_eq!(cands.len(), 2, "{to_peer}");
+            assert!(cands[0].contains(" 2130706431 127.0.0.1 "), "{to_peer}");
+            assert!(cands[1].contains(" 2130706175 ::1 "), "{to_peer}");
+        }
         peer_side_port = media_port(&to_peer);
         peer.take_remote(&to_peer, now);
     } else {
@@ -542,6 +568,7 @@ fn browser_offer_ice_dtls_rtpbridge_client() {
         dtls_flag: None,
         reverse: false,
         record: None,
+        v6_peer: false,
     });
 }
 
@@ -552,6 +579,7 @@ fn browser_offer_ice_dtls_rtpbridge_server() {
         dtls_flag: Some("passive"),
         reverse: false,
         record: None,
+        v6_peer: false,
     });
 }
 
@@ -562,6 +590,7 @@ fn plain_offer_to_browser_answerer() {
         dtls_flag: None,
         reverse: true,
         record: None,
+        v6_peer: false,
     });
 }
 
@@ -572,6 +601,7 @@ fn dtls_srtp_peer_without_ice() {
         dtls_flag: None,
         reverse: false,
         record: None,
+        v6_peer: false,
     });
 }
 
@@ -582,6 +612,7 @@ fn dtls_srtp_peer_without_ice_rtpbridge_server() {
         dtls_flag: Some("passive"),
         reverse: false,
         record: None,
+        v6_peer: false,
     });
 }
 
@@ -595,6 +626,18 @@ fn webrtc_call_is_recorded_decrypted() {
         dtls_flag: None,
         reverse: false,
         record: Some(dir.clone()),
+        v6_peer: false,
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ice_host_candidates_on_every_interface_and_an_ipv6_browser() {
+    run(Case {
+        ice: true,
+        dtls_flag: None,
+        reverse: false,
+        record: None,
+        v6_peer: true,
+    });
 }

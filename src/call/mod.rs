@@ -366,12 +366,17 @@ impl Registry {
             }
         }
         call.monologues[a].bundle = bundle_group(&session);
+        ice_addresses(&mut self.media, call, a, b, &self.cfg.interfaces);
         configure_pair(&self.media, call, a, b, policy, req.flags.loop_protect);
 
         let out = {
             let (recv, send) = two_mut(&mut call.monologues, b, a);
-            let cert = self.dtls_cert.as_ref();
-            sdpview::rewrite_for(&session, recv, send, b_addr.1, req, true, cert)
+            let ours = sdpview::Ours {
+                sdp_addr: b_addr.1,
+                cert: self.dtls_cert.as_ref(),
+                interfaces: &self.cfg.interfaces,
+            };
+            sdpview::rewrite_for(&session, recv, send, ours, req, true)
                 .map_err(|e| CallError::BadSdp(e.to_string()))?
         };
         tracing::info!(call_id, from_tag, "offer processed");
@@ -456,6 +461,7 @@ impl Registry {
                 }
             }
         }
+        ice_addresses(&mut self.media, call, a, b, &self.cfg.interfaces);
         configure_pair(&self.media, call, a, b, policy, req.flags.loop_protect);
         let local = call.monologues[a]
             .medias
@@ -474,8 +480,12 @@ impl Registry {
             .unwrap_or(self.cfg.interfaces[0].sdp_address());
         let out = {
             let (recv, send) = two_mut(&mut call.monologues, a, b);
-            let cert = self.dtls_cert.as_ref();
-            sdpview::rewrite_for(&session, recv, send, adv, req, false, cert)
+            let ours = sdpview::Ours {
+                sdp_addr: adv,
+                cert: self.dtls_cert.as_ref(),
+                interfaces: &self.cfg.interfaces,
+            };
+            sdpview::rewrite_for(&session, recv, send, ours, req, false)
                 .map_err(|e| CallError::BadSdp(e.to_string()))?
         };
         tracing::info!(
@@ -758,6 +768,21 @@ fn party_descs(session: &Session, req: &NgRequest) -> Vec<model::MediaDesc> {
         }
     }
     descs
+}
+
+/// Legs that do ICE get host candidates on every configured interface address.
+fn ice_addresses(media: &mut MediaPlane, call: &mut Call, a: usize, b: usize, ifs: &[Interface]) {
+    let addrs: Vec<IpAddr> = ifs.iter().map(|i| i.address).collect();
+    if addrs.len() < 2 {
+        return;
+    }
+    for m in [a, b] {
+        for side in &mut call.monologues[m].medias {
+            if let (true, Some(leg)) = (side.ice.on, side.leg.as_mut()) {
+                media.add_ice_addresses(leg, &addrs);
+            }
+        }
+    }
 }
 
 /// Points the two parties' legs at each other and tells each worker where to send.

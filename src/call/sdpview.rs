@@ -49,15 +49,29 @@ pub fn describe(s: &Session) -> Vec<MediaDesc> {
 /// `our_sdp_addr` is the address our sockets facing `receiver` advertise. `is_offer` tells
 /// which rtcp-mux state applies: in an offer, what we offer to the receiver; in an answer,
 /// whether we accept the receiver's offer.
+/// What we put of ourselves into an SDP.
+pub struct Ours<'a> {
+    /// The address our sockets facing the receiver advertise.
+    pub sdp_addr: IpAddr,
+    /// The DTLS certificate whose fingerprint we write.
+    pub cert: Option<&'a crate::dtls::dtls::DtlsCert>,
+    /// The configured interfaces (ICE host candidates on each).
+    pub interfaces: &'a [crate::config::Interface],
+}
+
 pub fn rewrite_for(
     input: &Session,
     receiver: &mut Monologue,
     sender: &Monologue,
-    our_sdp_addr: IpAddr,
+    ours: Ours<'_>,
     req: &NgRequest,
     is_offer: bool,
-    cert: Option<&crate::dtls::dtls::DtlsCert>,
 ) -> Result<String, SdpError> {
+    let Ours {
+        sdp_addr: our_sdp_addr,
+        cert,
+        interfaces,
+    } = ours;
     let rtcp_attribute = if req.flags.no_rtcp_attribute {
         RtcpAttribute::Omit
     } else if req.flags.full_rtcp_attribute {
@@ -136,10 +150,11 @@ pub fn rewrite_for(
             let rtcp_on_rtp = (mux && !is_offer) || (is_offer && require);
             mr.rtcp_port = Some(if rtcp_on_rtp { l.port } else { l.rtcp_port });
             if let Some(s) = mine.filter(|_| m.port() != 0) {
-                let rtp = std::net::SocketAddr::new(our_sdp_addr, l.port);
-                let rtcp =
-                    (!rtcp_on_rtp).then(|| std::net::SocketAddr::new(our_sdp_addr, l.rtcp_port));
-                mr.ice_attributes = super::webrtc::ice_attributes(s, rtp, rtcp);
+                mr.ice_attributes = super::webrtc::ice_attributes(
+                    s,
+                    &candidate_addresses(l, our_sdp_addr, interfaces),
+                    !rtcp_on_rtp,
+                );
             }
         }
         medias.push(mr);
@@ -188,6 +203,26 @@ pub fn rewrite_for(
     receiver.origin.rewrite(input, rw, flags, || {
         rand::rng().random_range(1..=u32::MAX as u64)
     })
+}
+
+/// Where our host candidates are, in interface order: (local preference index, SDP address,
+/// RTP port).
+fn candidate_addresses(
+    leg: &crate::media::LegHandle,
+    our_sdp_addr: IpAddr,
+    interfaces: &[crate::config::Interface],
+) -> Vec<(u32, IpAddr, u16)> {
+    let mut v: Vec<(u32, IpAddr, u16)> = std::iter::once((leg.address, leg.port))
+        .chain(leg.extra.iter().copied())
+        .map(
+            |(bind, port)| match interfaces.iter().position(|i| i.address == bind) {
+                Some(i) => (i as u32, interfaces[i].sdp_address(), port),
+                None => (0, our_sdp_addr, port),
+            },
+        )
+        .collect();
+    v.sort_by_key(|c| c.0);
+    v
 }
 
 /// With loop-protect: whether this SDP already went through us (it carries our marker), in

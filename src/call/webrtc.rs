@@ -344,8 +344,13 @@ pub fn dtls_config(side: &MediaSide) -> Option<DtlsLegConfig> {
 }
 
 /// Our ICE attributes towards this side's party (`a=` values, in rtpengine's order).
-/// `rtcp`: the RTCP socket's address when the SDP does not multiplex RTCP.
-pub fn ice_attributes(side: &MediaSide, rtp: SocketAddr, rtcp: Option<SocketAddr>) -> Vec<String> {
+/// `addrs`: (local preference index, address, RTP port) of each host candidate; `rtcp`: the
+/// SDP does not multiplex RTCP, so RTCP candidates (port + 1) follow.
+pub fn ice_attributes(
+    side: &MediaSide,
+    addrs: &[(u32, std::net::IpAddr, u16)],
+    rtcp: bool,
+) -> Vec<String> {
     let ice = &side.ice;
     let Some(local) = ice.local.as_ref().filter(|_| ice.on) else {
         return Vec::new();
@@ -357,21 +362,29 @@ pub fn ice_attributes(side: &MediaSide, rtp: SocketAddr, rtcp: Option<SocketAddr
     if ice.trickle {
         v.push("ice-options:trickle".into());
     }
-    let cand = |addr: SocketAddr, component: u16| Candidate {
+    let cand = |index: u32, addr: SocketAddr, component: u16| Candidate {
         foundation: ice.foundation.clone(),
         component,
         priority: crate::ice::candidate::rtpengine_priority(
             CandidateType::Host.type_preference(),
-            0,
+            index,
             u32::from(component),
         ),
         addr,
         kind: CandidateType::Host,
         related: None,
     };
-    v.push(format!("candidate:{}", cand(rtp, 1)));
-    if let Some(r) = rtcp {
-        v.push(format!("candidate:{}", cand(r, 2)));
+    for &(index, ip, port) in addrs {
+        v.push(format!(
+            "candidate:{}",
+            cand(index, SocketAddr::new(ip, port), 1)
+        ));
+    }
+    if rtcp {
+        for &(index, ip, port) in addrs {
+            let c = cand(index, SocketAddr::new(ip, port.wrapping_add(1)), 2);
+            v.push(format!("candidate:{c}"));
+        }
     }
     if ice.trickle {
         v.push("end-of-candidates".into());

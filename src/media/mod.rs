@@ -43,6 +43,9 @@ pub struct LegHandle {
     pub port: u16,
     pub rtcp_port: u16,
     pub stats: Arc<LegStats>,
+    /// The same leg's ports on other interface addresses (ICE host candidates there):
+    /// (bind address, RTP port).
+    pub extra: Vec<(IpAddr, u16)>,
 }
 
 pub struct MediaPlane {
@@ -132,6 +135,7 @@ impl MediaPlane {
             port: alloc.port,
             rtcp_port: alloc.port + 1,
             stats: stats.clone(),
+            extra: Vec::new(),
         };
         self.send(
             worker,
@@ -145,6 +149,39 @@ impl MediaPlane {
             },
         );
         Ok(handle)
+    }
+
+    /// Binds the leg's port pair on more local addresses (the other interfaces), so ICE can
+    /// offer host candidates there. Addresses it already has are skipped; a failure to bind
+    /// one only leaves that candidate out.
+    pub fn add_ice_addresses(&mut self, leg: &mut LegHandle, addrs: &[IpAddr]) {
+        let (min, max) = self.port_range;
+        for &addr in addrs {
+            if addr == leg.address
+                || leg.extra.iter().any(|(a, _)| *a == addr)
+                || leg.extra.len() >= worker::MAX_EXTRA_ADDRESSES
+            {
+                continue;
+            }
+            let pool = self
+                .pools
+                .entry(addr)
+                .or_insert_with(|| PortPool::new(min, max));
+            match pool.allocate_preferring(addr, leg.port, true) {
+                Ok(a) => {
+                    leg.extra.push((addr, a.port));
+                    self.send(
+                        leg.worker,
+                        WorkerCmd::AddSockets {
+                            id: leg.id,
+                            rtp: a.rtp,
+                            rtcp: a.rtcp,
+                        },
+                    );
+                }
+                Err(e) => tracing::warn!(%addr, "no ICE candidate on this address: {e}"),
+            }
+        }
     }
 
     /// Starts (Some) or stops (None) handing the leg's accepted packets to the recorder.
@@ -167,6 +204,11 @@ impl MediaPlane {
         self.send(leg.worker, WorkerCmd::RemoveLeg { id: leg.id });
         if let Some(pool) = self.pools.get_mut(&leg.address) {
             pool.release(leg.port);
+        }
+        for (addr, port) in &leg.extra {
+            if let Some(pool) = self.pools.get_mut(addr) {
+                pool.release(*port);
+            }
         }
     }
 

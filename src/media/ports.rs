@@ -83,6 +83,24 @@ impl PortPool {
         Err(PortError::Exhausted(self.min, self.max))
     }
 
+    /// Like [`allocate`](Self::allocate), trying `port` first (ICE binds a leg's port number
+    /// on every interface address when it can).
+    pub fn allocate_preferring(
+        &mut self,
+        addr: IpAddr,
+        port: u16,
+        with_rtcp: bool,
+    ) -> Result<Allocation, PortError> {
+        if let Some(i) = self.free.iter().position(|&p| p == port) {
+            if let Ok((rtp, rtcp)) = bind_pair(addr, port, with_rtcp) {
+                self.free.remove(i);
+                self.in_use.insert(port);
+                return Ok(Allocation { rtp, rtcp, port });
+            }
+        }
+        self.allocate(addr, with_rtcp)
+    }
+
     /// Returns a pair to the pool. Unknown ports are ignored.
     pub fn release(&mut self, port: u16) {
         if self.in_use.remove(&port) {

@@ -65,14 +65,18 @@ pub struct DtlsLegConfig {
 
 /// What the worker must do after feeding a [`LegWebrtc`].
 pub enum Output {
-    /// Send a datagram from the leg's RTP socket (`rtcp` false) or RTCP socket.
+    /// Send a datagram from the leg's socket bound to `from`.
     Transmit {
-        rtcp: bool,
+        from: SocketAddr,
         to: SocketAddr,
         bytes: Vec<u8>,
     },
-    /// ICE selected the party's address for RTP (`rtcp` false) or RTCP.
-    Selected { rtcp: bool, remote: SocketAddr },
+    /// ICE selected the pair (`local`, `remote`) for RTP (`rtcp` false) or RTCP.
+    Selected {
+        rtcp: bool,
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
     /// ICE lost consent with the selected address: stop sending there.
     Lost { rtcp: bool },
     /// A DTLS handshake with `remote` produced keys: `recv` decrypts what the party sends,
@@ -121,6 +125,8 @@ struct DtlsState {
 pub struct LegWebrtc {
     rtp_local: SocketAddr,
     rtcp_local: Option<SocketAddr>,
+    /// The leg's sockets on other interface addresses (more host candidates).
+    extra: Vec<(SocketAddr, Option<SocketAddr>)>,
     ice: Option<(IceAgent, IceLegConfig, u16)>,
     dtls: Option<DtlsState>,
     out: VecDeque<Output>,
@@ -132,9 +138,27 @@ impl LegWebrtc {
         LegWebrtc {
             rtp_local,
             rtcp_local,
+            extra: Vec::new(),
             ice: None,
             dtls: None,
             out: VecDeque::new(),
+        }
+    }
+
+    /// Sockets of the leg on another address: host candidates there too.
+    pub fn add_local(&mut self, rtp: SocketAddr, rtcp: Option<SocketAddr>) {
+        if self.extra.iter().any(|(r, _)| *r == rtp) {
+            return;
+        }
+        self.extra.push((rtp, rtcp));
+        if let Some((agent, cfg, comps)) = &mut self.ice {
+            agent.preset_foundation(rtp.ip(), &cfg.foundation);
+            let _ = agent.add_local_candidate(rtp, 1);
+            if *comps == 2 {
+                if let Some(r) = rtcp {
+                    let _ = agent.add_local_candidate(r, 2);
+                }
+            }
         }
     }
 
@@ -245,11 +269,15 @@ impl LegWebrtc {
                 local_credentials: Some(cfg.local.clone()),
                 ..IceConfig::default()
             });
-            agent.preset_foundation(self.rtp_local.ip(), &cfg.foundation);
-            let _ = agent.add_local_candidate(self.rtp_local, 1);
-            if components == 2 {
-                if let Some(r) = self.rtcp_local {
-                    let _ = agent.add_local_candidate(r, 2);
+            let locals = std::iter::once((self.rtp_local, self.rtcp_local))
+                .chain(self.extra.iter().copied());
+            for (rtp, rtcp) in locals {
+                agent.preset_foundation(rtp.ip(), &cfg.foundation);
+                let _ = agent.add_local_candidate(rtp, 1);
+                if components == 2 {
+                    if let Some(r) = rtcp {
+                        let _ = agent.add_local_candidate(r, 2);
+                    }
                 }
             }
             self.ice = Some((agent, cfg.clone(), components));
@@ -287,19 +315,14 @@ impl LegWebrtc {
         }
     }
 
-    /// Feeds a STUN datagram that arrived on the RTP (`rtcp` false) or RTCP socket.
+    /// Feeds a STUN datagram that arrived on the leg's socket bound to `local`.
     pub fn on_stun(
         &mut self,
         now: Instant,
-        rtcp: bool,
+        local: SocketAddr,
         src: SocketAddr,
         pkt: &[u8],
     ) -> Result<(), IceError> {
-        let local = if rtcp {
-            self.rtcp_local.unwrap_or(self.rtp_local)
-        } else {
-            self.rtp_local
-        };
         let Some((agent, _, _)) = &mut self.ice else {
             return Err(IceError::UnknownLocal(local));
         };
@@ -418,9 +441,8 @@ impl LegWebrtc {
         let mut start_client = None;
         if let Some((agent, _, _)) = &mut self.ice {
             while let Some(t) = agent.poll_transmit() {
-                let rtcp = Some(t.from_local) == self.rtcp_local && t.from_local != self.rtp_local;
                 self.out.push_back(Output::Transmit {
-                    rtcp,
+                    from: t.from_local,
                     to: t.to,
                     bytes: t.bytes,
                 });
@@ -428,10 +450,14 @@ impl LegWebrtc {
             while let Some(ev) = agent.poll_event() {
                 match ev {
                     IceEvent::Connected {
-                        component, remote, ..
+                        component,
+                        local,
+                        remote,
                     }
                     | IceEvent::SelectedPairChanged {
-                        component, remote, ..
+                        component,
+                        local,
+                        remote,
                     } => {
                         tracing::debug!(component, %remote, "ICE pair selected");
                         if component == 1 {
@@ -439,6 +465,7 @@ impl LegWebrtc {
                         }
                         self.out.push_back(Output::Selected {
                             rtcp: component == 2,
+                            local,
                             remote,
                         });
                     }
@@ -462,11 +489,17 @@ impl LegWebrtc {
                 self.start_client(now, remote);
             }
         }
+        // DTLS leaves from where ICE selected (else the leg's own RTP socket).
+        let from = self
+            .ice
+            .as_ref()
+            .and_then(|(a, _, _)| a.selected(1))
+            .map_or(self.rtp_local, |(l, _)| l);
         let Some(st) = &mut self.dtls else { return };
         for p in &mut st.peers {
             while let Some(bytes) = p.ep.poll_transmit() {
                 self.out.push_back(Output::Transmit {
-                    rtcp: false,
+                    from,
                     to: p.remote,
                     bytes,
                 });

@@ -111,6 +111,12 @@ pub enum WorkerCmd {
     RemoveLeg {
         id: LegId,
     },
+    /// Sockets of the leg's port on another interface address (ICE host candidates).
+    AddSockets {
+        id: LegId,
+        rtp: UdpSocket,
+        rtcp: Option<UdpSocket>,
+    },
     /// Hand a copy of every accepted packet of this leg to the recorder (None: stop).
     SetRecording {
         id: LegId,
@@ -131,6 +137,11 @@ struct Leg {
     rtcp_local: Option<SocketAddr>,
     rtp: MioUdp,
     rtcp: Option<MioUdp>,
+    /// Sockets on the other interfaces' addresses (ICE host candidates there).
+    extra: Vec<ExtraSockets>,
+    /// The slot pair media to this party leaves from (0: the leg's own sockets; 1 + k:
+    /// extra address k), as the ICE-selected pair says.
+    send_pair: usize,
     cfg: LegConfig,
     peer: Option<usize>,
     rtp_latch: Latch,
@@ -150,6 +161,49 @@ struct Leg {
     timer: Option<Instant>,
 }
 
+struct ExtraSockets {
+    rtp: MioUdp,
+    rtcp: Option<MioUdp>,
+    rtp_local: SocketAddr,
+    rtcp_local: Option<SocketAddr>,
+}
+
+impl Leg {
+    /// The socket of a slot (see [`token`]).
+    fn socket(&self, slot: usize) -> Option<&MioUdp> {
+        match slot {
+            0 => Some(&self.rtp),
+            1 => self.rtcp.as_ref(),
+            _ => {
+                let x = self.extra.get(slot / 2 - 1)?;
+                if slot.is_multiple_of(2) {
+                    Some(&x.rtp)
+                } else {
+                    x.rtcp.as_ref()
+                }
+            }
+        }
+    }
+
+    /// The local address of a slot's socket.
+    fn local_of(&self, slot: usize) -> Option<SocketAddr> {
+        leg_local(&self.rtp_local, &self.rtcp_local, &self.extra, slot)
+    }
+
+    /// The slot whose socket is bound to `addr`.
+    fn slot_of(&self, addr: SocketAddr) -> Option<usize> {
+        (0..2 + 2 * self.extra.len()).find(|&s| self.local_of(s) == Some(addr))
+    }
+
+    /// The socket media to the party leaves from: RTP (`rtcp` false) or RTCP port.
+    fn send_socket(&self, rtcp: bool) -> &MioUdp {
+        let base = self.send_pair * 2;
+        self.socket(base + rtcp as usize)
+            .or_else(|| self.socket(base))
+            .unwrap_or(&self.rtp)
+    }
+}
+
 pub struct Worker {
     poll: Poll,
     rx: Receiver<WorkerCmd>,
@@ -165,8 +219,14 @@ pub struct Worker {
     timers: BinaryHeap<Reverse<(Instant, usize, LegId)>>,
 }
 
-fn token(idx: usize, rtcp: bool) -> Token {
-    Token(idx * 2 + rtcp as usize)
+/// Sockets per leg at most: RTP and RTCP on the leg's own address, and on up to
+/// [`MAX_EXTRA_ADDRESSES`] more (ICE host candidates on the other interfaces).
+const SLOTS: usize = 8;
+pub const MAX_EXTRA_ADDRESSES: usize = SLOTS / 2 - 1;
+
+/// Slot 0/1: the leg's RTP/RTCP socket; 2+2k / 3+2k: those of extra address k.
+fn token(idx: usize, slot: usize) -> Token {
+    Token(idx * SLOTS + slot)
 }
 
 fn is_rtcp_on_mux(pkt: &[u8]) -> bool {
@@ -228,9 +288,9 @@ impl Worker {
                 if ev.token() == WAKER {
                     continue;
                 }
-                let idx = ev.token().0 / 2;
-                let rtcp_sock = ev.token().0 % 2 == 1;
-                if !self.drain_socket(idx, rtcp_sock, now, unix) {
+                let idx = ev.token().0 / SLOTS;
+                let slot = ev.token().0 % SLOTS;
+                if !self.drain_socket(idx, slot, now, unix) {
                     return;
                 }
             }
@@ -265,23 +325,31 @@ impl Worker {
         let Some(leg) = self.legs.get_mut(idx) else {
             return;
         };
-        let Some(web) = leg.web.as_mut() else {
+        // Out of the leg while its outputs are carried out (they touch the leg's sockets).
+        let Some(mut web) = leg.web.take() else {
             return;
         };
         let mut learned = false;
         while let Some(out) = web.pop() {
             match out {
-                Output::Transmit { rtcp, to, bytes } => {
-                    let sock = match leg.rtcp.as_ref() {
-                        Some(s) if rtcp => s,
-                        _ => &leg.rtp,
-                    };
+                Output::Transmit { from, to, bytes } => {
+                    let sock = leg
+                        .slot_of(from)
+                        .and_then(|s| leg.socket(s))
+                        .unwrap_or(&leg.rtp);
                     if let Err(e) = sock.send_to(&bytes, to) {
                         tracing::trace!(%to, "ICE/DTLS send failed: {e}");
                         bump(&c.send_errors, 1);
                     }
                 }
-                Output::Selected { rtcp, remote } => {
+                Output::Selected {
+                    rtcp,
+                    local,
+                    remote,
+                } => {
+                    if !rtcp {
+                        leg.send_pair = leg.slot_of(local).map_or(0, |s| s / 2);
+                    }
                     tracing::info!(call_id = &*leg.call_id, tag = &*leg.tag, %remote, rtcp, "ICE selected the party's address");
                     let now = Instant::now();
                     if !rtcp {
@@ -326,6 +394,7 @@ impl Worker {
             }
         }
         let next = web.poll_timeout();
+        leg.web = Some(web);
         if learned {
             publish_learned(leg);
         }
@@ -341,7 +410,7 @@ impl Worker {
     fn on_handshake_packet(
         &mut self,
         idx: usize,
-        rtcp_sock: bool,
+        slot: usize,
         len: usize,
         src: SocketAddr,
         now: Instant,
@@ -354,7 +423,10 @@ impl Worker {
         if pkt[0] <= 3 {
             bump(&c.stun_received, 1);
             let r = match leg.web.as_mut() {
-                Some(w) => w.on_stun(now, rtcp_sock, src, pkt),
+                Some(w) => match leg_local(&leg.rtp_local, &leg.rtcp_local, &leg.extra, slot) {
+                    Some(local) => w.on_stun(now, local, src, pkt),
+                    None => Err(crate::ice::IceError::UnknownLocal(src)),
+                },
                 None => Err(crate::ice::IceError::UnknownLocal(src)),
             };
             if let Err(e) = r {
@@ -420,7 +492,7 @@ impl Worker {
                 let mut rtp = MioUdp::from_std(rtp);
                 let mut rtcp = rtcp.map(MioUdp::from_std);
                 let reg = self.poll.registry();
-                if let Err(e) = reg.register(&mut rtp, token(idx, false), Interest::READABLE) {
+                if let Err(e) = reg.register(&mut rtp, token(idx, 0), Interest::READABLE) {
                     tracing::error!(
                         call_id = &*call_id,
                         tag = &*tag,
@@ -429,7 +501,7 @@ impl Worker {
                     return;
                 }
                 if let Some(s) = rtcp.as_mut() {
-                    if let Err(e) = reg.register(s, token(idx, true), Interest::READABLE) {
+                    if let Err(e) = reg.register(s, token(idx, 1), Interest::READABLE) {
                         tracing::error!(
                             call_id = &*call_id,
                             tag = &*tag,
@@ -446,6 +518,8 @@ impl Worker {
                     rtcp_local,
                     rtp,
                     rtcp,
+                    extra: Vec::new(),
+                    send_pair: 0,
                     cfg: LegConfig::default(),
                     peer: None,
                     rtp_latch: Latch::default(),
@@ -497,7 +571,11 @@ impl Worker {
                     let webrtc = cfg.ice.is_some() || cfg.dtls.is_some();
                     if webrtc && leg.web.is_none() {
                         if let Some(rtp_local) = leg.rtp_local {
-                            leg.web = Some(Box::new(LegWebrtc::new(rtp_local, leg.rtcp_local)));
+                            let mut w = LegWebrtc::new(rtp_local, leg.rtcp_local);
+                            for x in &leg.extra {
+                                w.add_local(x.rtp_local, x.rtcp_local);
+                            }
+                            leg.web = Some(Box::new(w));
                         }
                     }
                     if !webrtc {
@@ -521,6 +599,44 @@ impl Worker {
                     self.flush_web(idx);
                 }
             }
+            WorkerCmd::AddSockets { id, rtp, rtcp } => {
+                let Some(&idx) = self.ids.get(&id) else {
+                    return;
+                };
+                let leg = &mut self.legs[idx];
+                if leg.extra.len() >= MAX_EXTRA_ADDRESSES {
+                    return;
+                }
+                let (Ok(rtp_local), rtcp_local) = (
+                    rtp.local_addr(),
+                    rtcp.as_ref().and_then(|s| s.local_addr().ok()),
+                ) else {
+                    return;
+                };
+                let mut rtp = MioUdp::from_std(rtp);
+                let mut rtcp = rtcp.map(MioUdp::from_std);
+                let slot = 2 + 2 * leg.extra.len();
+                let reg = self.poll.registry();
+                if reg
+                    .register(&mut rtp, token(idx, slot), Interest::READABLE)
+                    .is_err()
+                {
+                    return;
+                }
+                if let Some(s) = rtcp.as_mut() {
+                    let _ = reg.register(s, token(idx, slot + 1), Interest::READABLE);
+                }
+                leg.extra.push(ExtraSockets {
+                    rtp,
+                    rtcp,
+                    rtp_local,
+                    rtcp_local,
+                });
+                if let Some(w) = leg.web.as_mut() {
+                    w.add_local(rtp_local, rtcp_local);
+                }
+                self.flush_web(idx);
+            }
             WorkerCmd::RemoveLeg { id } => {
                 if let Some(idx) = self.ids.remove(&id) {
                     let mut leg = self.legs.remove(idx);
@@ -528,6 +644,12 @@ impl Worker {
                     let _ = reg.deregister(&mut leg.rtp);
                     if let Some(s) = leg.rtcp.as_mut() {
                         let _ = reg.deregister(s);
+                    }
+                    for x in &mut leg.extra {
+                        let _ = reg.deregister(&mut x.rtp);
+                        if let Some(s) = x.rtcp.as_mut() {
+                            let _ = reg.deregister(s);
+                        }
                     }
                     self.relink();
                 }
@@ -566,7 +688,7 @@ impl Worker {
     }
 
     /// Reads the socket until it would block; false when the worker must stop.
-    fn drain_socket(&mut self, idx: usize, rtcp_sock: bool, now: Instant, unix: u64) -> bool {
+    fn drain_socket(&mut self, idx: usize, slot: usize, now: Instant, unix: u64) -> bool {
         loop {
             // A command queued while we drain (e.g. a re-INVITE's new configuration) applies
             // to the next packet. An empty channel costs a couple of atomic loads.
@@ -576,13 +698,8 @@ impl Worker {
             let Some(leg) = self.legs.get(idx) else {
                 return true;
             };
-            let sock = if rtcp_sock {
-                match leg.rtcp.as_ref() {
-                    Some(s) => s,
-                    None => return true,
-                }
-            } else {
-                &leg.rtp
+            let Some(sock) = leg.socket(slot) else {
+                return true;
             };
             let (len, src) = match sock.recv_from(&mut self.buf[..RECV_BUF - SRTP_TAIL]) {
                 Ok(x) => x,
@@ -593,14 +710,14 @@ impl Worker {
                     continue;
                 }
             };
-            self.on_packet(idx, rtcp_sock, len, src, now, unix);
+            self.on_packet(idx, slot, len, src, now, unix);
         }
     }
 
     fn on_packet(
         &mut self,
         idx: usize,
-        rtcp_sock: bool,
+        slot: usize,
         len: usize,
         src: SocketAddr,
         now: Instant,
@@ -608,10 +725,11 @@ impl Worker {
     ) {
         let c = &self.counters;
         bump(&c.received, 1);
+        let rtcp_sock = slot % 2 == 1;
         let is_rtp_leg = self.legs.get(idx).is_some_and(|l| l.cfg.rtp);
         // RFC 7983: 0-3 STUN, 20-63 DTLS. Plain RTP legs count them as drops there too.
         if is_rtp_leg && len > 0 && (self.buf[0] <= 3 || (20..=63).contains(&self.buf[0])) {
-            self.on_handshake_packet(idx, rtcp_sock, len, src, now);
+            self.on_handshake_packet(idx, slot, len, src, now);
             return;
         }
         let pkt = &mut self.buf[..len];
@@ -789,10 +907,7 @@ impl Worker {
                 return;
             }
         };
-        let sock = match peer.rtcp.as_ref() {
-            Some(s) if to_rtcp_port => s,
-            _ => &peer.rtp,
-        };
+        let sock = peer.send_socket(to_rtcp_port);
         match sock.send_to(&self.buf[..len], dest) {
             Ok(_) => {
                 bump(&c.relayed, 1);
@@ -801,6 +916,27 @@ impl Worker {
             Err(e) => {
                 tracing::trace!(%dest, "send failed: {e}");
                 bump(&c.send_errors, 1)
+            }
+        }
+    }
+}
+
+/// The local address of a slot's socket (for callers that hold other borrows of the leg).
+fn leg_local(
+    rtp: &Option<SocketAddr>,
+    rtcp: &Option<SocketAddr>,
+    extra: &[ExtraSockets],
+    slot: usize,
+) -> Option<SocketAddr> {
+    match slot {
+        0 => *rtp,
+        1 => *rtcp,
+        _ => {
+            let x = extra.get(slot / 2 - 1)?;
+            if slot.is_multiple_of(2) {
+                Some(x.rtp_local)
+            } else {
+                x.rtcp_local
             }
         }
     }
