@@ -135,7 +135,9 @@ pub fn rewrite_for(
             mr.crypto_attributes = super::sdes::attributes(s, is_offer, fmt);
             mr.dtls_attributes = super::webrtc::dtls_attributes(s, cert, is_offer);
         }
-        if is_offer && req.flags.generate_mid && mr.mid.is_none() && m.port() != 0 {
+        let bundle_offer = is_offer && req.bundle.iter().any(|b| b == "offer");
+        if is_offer && (req.flags.generate_mid || bundle_offer) && mr.mid.is_none() && m.port() != 0
+        {
             mr.mid = Some(i.to_string());
         }
         if let Some(l) = leg {
@@ -162,6 +164,18 @@ pub fn rewrite_for(
     let mut session_attributes = Vec::new();
     if receiver.medias.iter().any(|s| s.ice.on && s.ice.lite) {
         session_attributes.push("ice-lite".to_string());
+    }
+    if is_offer && req.bundle.iter().any(|b| b == "offer") {
+        // One transport for the offered sections (rtpbridge relays each section on its own
+        // ports, so this is meant for single-section WebRTC offers, as browsers need).
+        let mids: Vec<&str> = medias
+            .iter()
+            .filter(|m| m.port != 0)
+            .filter_map(|m| m.mid.as_deref())
+            .collect();
+        if !mids.is_empty() {
+            session_attributes.push(format!("group:BUNDLE {}", mids.join(" ")));
+        }
     }
     if let (false, Some(group)) = (is_offer, receiver.bundle.as_ref()) {
         // The offerer bundles: answer the group with the sections we keep.

@@ -329,6 +329,9 @@ pub struct NgRequest {
     /// `OSRTP` options, normalised: `offer`, `offer-legacy`, `accept-RFC`,
     /// `accept-legacy`, `accept`.
     pub osrtp: Vec<String>,
+    /// `bundle` options (rtpengine 12+): `offer` puts the offer's sections into an
+    /// `a=group:BUNDLE` (with generated mids where needed); `accept` is the default.
+    pub bundle: Vec<String>,
     pub rtcp_mux: Vec<RtcpMuxFlag>,
     pub replace: Replace,
     /// Interface names: the `direction` list, repeated `direction` string keys (OpenSIPS),
@@ -806,6 +809,17 @@ impl Parser {
                     self.sdes_option(item);
                 }
             }
+            b"bundle" | b"BUNDLE" => {
+                for item in self.items(key, v) {
+                    match item {
+                        b"offer" | b"accept" => self.req.bundle.push(lossy(item)),
+                        _ => self.warn(format!(
+                            "'bundle' option '{}' is not implemented; ignored",
+                            lossy(item)
+                        )),
+                    }
+                }
+            }
             b"OSRTP" | b"osrtp" => {
                 for item in self.items(key, v) {
                     self.osrtp_option(item);
@@ -982,8 +996,6 @@ impl Parser {
             b"alias-key"
             | b"audio-player"
             | b"player"
-            | b"bundle"
-            | b"BUNDLE"
             | b"delay-buffer"
             | b"DTMF-security"
             | b"dtmf-security"
