@@ -342,15 +342,41 @@ impl LegWebrtc {
         let Some(st) = &mut self.dtls else {
             return Err(DtlsRefusal::NoDtls);
         };
-        let r = match st.peers.iter_mut().find(|p| p.remote == src) {
+        let ice = self.ice.is_some();
+        let hello = || {
+            record::inspect(pkt)
+                .map(|i| i.starts_with_client_hello())
+                .unwrap_or(false)
+        };
+        let existing = match st.peers.iter().position(|p| p.remote == src) {
+            Some(i) => Some(i),
+            // Over ICE the association belongs to the ICE transport, not to one address:
+            // a browser may move to another checked pair mid-handshake. A non-hello record
+            // from a checked address goes to the one live association.
+            None if ice && allowed && !hello() => {
+                let live: Vec<usize> = (0..st.peers.len())
+                    .filter(|&i| !st.peers[i].ep.is_failed())
+                    .collect();
+                match live.as_slice() {
+                    [i] => {
+                        let old = std::mem::replace(&mut st.peers[*i].remote, src);
+                        if st.keyed == Some(old) {
+                            st.keyed = Some(src);
+                        }
+                        Some(*i)
+                    }
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        let r = match existing.map(|i| &mut st.peers[i]) {
             Some(p) => p.ep.handle_packet(now, pkt).map_err(DtlsRefusal::Endpoint),
             None => {
                 if !allowed {
                     return Err(DtlsRefusal::Source);
                 }
-                let hello = record::inspect(pkt)
-                    .map(|i| i.starts_with_client_hello())
-                    .unwrap_or(false);
+                let hello = hello();
                 if !hello || st.cfg.setup == DtlsSetup::Active {
                     return Err(DtlsRefusal::Unexpected);
                 }

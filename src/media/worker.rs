@@ -815,8 +815,20 @@ impl Worker {
         };
         let info = info.map(|i| i.authenticated(authenticated));
         let verdict = match leg.web.as_ref().filter(|w| w.has_ice()) {
-            // ICE legs take media only from checked addresses and send where ICE selected.
-            Some(w) if w.ice_verified(src) => Verdict::Accept,
+            // ICE legs take media only from checked addresses and send where ICE selected,
+            // or where authenticated SRTP last came from (a browser may switch to another
+            // checked pair without a nomination we would prefer).
+            Some(w) if w.ice_verified(src) => {
+                if authenticated && !is_rtcp && leg.rtp_latch.current != Some(src) {
+                    leg.rtp_latch.confirm(src, now);
+                    if leg.cfg.rtcp_mux {
+                        leg.rtcp_latch.confirm(src, now);
+                    }
+                    leg.send_pair = slot / 2;
+                    publish_learned(leg);
+                }
+                Verdict::Accept
+            }
             Some(_) => Verdict::Drop,
             None if is_rtcp => leg.rtcp_latch.on_packet(src, info, now, &policy),
             None => leg.rtp_latch.on_packet(src, info, now, &policy),
