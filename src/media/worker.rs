@@ -463,6 +463,31 @@ impl Worker {
         self.flush_web(idx);
     }
 
+    /// Applies one command now, without the worker's thread (benches and tests drive a worker
+    /// this way; the thread gets its commands from the channel).
+    pub fn apply_now(&mut self, cmd: WorkerCmd) {
+        self.apply(cmd);
+    }
+
+    /// Runs one datagram from `src`, arrived on the RTP socket (`rtcp` false) or the RTCP
+    /// socket of leg `id`, through the packet path up to (not including) the send: where it
+    /// goes and its length, or None if it was dropped. For benches: no socket is read or
+    /// written for RTP.
+    pub fn relay_datagram(
+        &mut self,
+        id: LegId,
+        rtcp: bool,
+        pkt: &[u8],
+        src: SocketAddr,
+        now: Instant,
+    ) -> Option<(SocketAddr, usize)> {
+        let idx = *self.ids.get(&id)?;
+        let len = pkt.len().min(RECV_BUF - SRTP_TAIL);
+        self.buf[..len].copy_from_slice(&pkt[..len]);
+        self.relay(idx, rtcp as usize, len, src, now, 0)
+            .map(|f| (f.dest, f.len))
+    }
+
     /// Applies queued commands; false when the worker must stop.
     fn handle_commands(&mut self) -> bool {
         loop {
@@ -723,6 +748,39 @@ impl Worker {
         now: Instant,
         unix: u64,
     ) {
+        let Some(fwd) = self.relay(idx, slot, len, src, now, unix) else {
+            return;
+        };
+        let c = &self.counters;
+        let Some(peer) = self.legs.get(fwd.peer) else {
+            return;
+        };
+        let sock = peer.send_socket(fwd.rtcp_port);
+        match sock.send_to(&self.buf[..fwd.len], fwd.dest) {
+            Ok(_) => {
+                bump(&c.relayed, 1);
+                bump(&c.relayed_bytes, fwd.len as u64);
+            }
+            Err(e) => {
+                tracing::trace!(dest = %fwd.dest, "send failed: {e}");
+                bump(&c.send_errors, 1)
+            }
+        }
+    }
+
+    /// The packet path without the final send: demux, SRTP unprotect, payload-type check,
+    /// endpoint learning, counters, recording tap, SRTP protect for the peer. The packet is
+    /// `self.buf[..len]`; on `Some`, `self.buf[..fwd.len]` is what goes to `fwd.dest` from the
+    /// peer leg's socket. STUN and DTLS are handled here too (their replies are sent at once).
+    fn relay(
+        &mut self,
+        idx: usize,
+        slot: usize,
+        len: usize,
+        src: SocketAddr,
+        now: Instant,
+        unix: u64,
+    ) -> Option<Forward> {
         let c = &self.counters;
         bump(&c.received, 1);
         let rtcp_sock = slot % 2 == 1;
@@ -730,7 +788,7 @@ impl Worker {
         // RFC 7983: 0-3 STUN, 20-63 DTLS. Plain RTP legs count them as drops there too.
         if is_rtp_leg && len > 0 && (self.buf[0] <= 3 || (20..=63).contains(&self.buf[0])) {
             self.on_handshake_packet(idx, slot, len, src, now);
-            return;
+            return None;
         }
         let pkt = &mut self.buf[..len];
         if is_rtp_leg && (len < 4 || !(128..=191).contains(&pkt[0])) {
@@ -739,18 +797,16 @@ impl Worker {
             if let Some(leg) = self.legs.get(idx) {
                 bump(&leg.stats.rtp.errors, 1);
             }
-            return;
+            return None;
         }
         let (min, max) = self.port_range;
-        let Some(leg) = self.legs.get_mut(idx) else {
-            return;
-        };
+        let leg = self.legs.get_mut(idx)?;
         if leg.cfg.loop_protect
             && (min..=max).contains(&src.port())
             && leg.local_ip == Some(src.ip())
         {
             bump(&c.dropped_loop, 1);
-            return;
+            return None;
         }
         let is_rtcp = rtcp_sock || (is_rtp_leg && is_rtcp_on_mux(pkt));
         // SRTP: authenticate and decrypt before anything looks at the packet.
@@ -776,18 +832,18 @@ impl Worker {
                             &leg.stats.rtp
                         };
                         bump(&s.errors, 1);
-                        return;
+                        return None;
                     }
                 }
             }
             (Crypto::Broken, true) => {
                 bump(&c.dropped_srtp_auth, 1);
                 bump(&leg.stats.rtp.errors, 1);
-                return;
+                return None;
             }
             (Crypto::Pending, true) => {
                 bump(&c.dropped_no_keys, 1);
-                return;
+                return None;
             }
         };
         let pkt = &mut self.buf[..len];
@@ -802,7 +858,7 @@ impl Worker {
                 "dropped: payload type not negotiated"
             );
             bump(&c.dropped_payload_type, 1);
-            return;
+            return None;
         }
         let pkt = &*pkt;
         let policy = leg.cfg.latch;
@@ -837,7 +893,7 @@ impl Worker {
             Verdict::Drop => {
                 tracing::trace!(call_id = &*leg.call_id, tag = &*leg.tag, %src, "dropped: source rejected");
                 bump(&c.dropped_source, 1);
-                return;
+                return None;
             }
             Verdict::Learn(addr) => {
                 tracing::debug!(call_id = &*leg.call_id, tag = &*leg.tag, %addr, rtcp = is_rtcp, "learned endpoint");
@@ -875,11 +931,11 @@ impl Worker {
                 "dropped: no peer leg"
             );
             bump(&c.dropped_no_destination, 1);
-            return;
+            return None;
         };
         let Some(peer) = self.legs.get_mut(peer_idx) else {
             bump(&c.dropped_no_destination, 1);
-            return;
+            return None;
         };
         let to_rtcp_port = is_rtcp && !peer.cfg.rtcp_mux;
         let dest = if to_rtcp_port {
@@ -890,7 +946,7 @@ impl Worker {
         let Some(dest) = dest else {
             tracing::trace!(%src, "dropped: peer has no destination");
             bump(&c.dropped_no_destination, 1);
-            return;
+            return None;
         };
         // SRTP towards the peer: encrypt in place, into the tail room.
         let len = match (&mut peer.srtp_out, is_rtp_leg && !srtp_passthrough) {
@@ -906,31 +962,37 @@ impl Worker {
                     Err(e) => {
                         tracing::trace!(%dest, "not sent: SRTP {e}");
                         bump(&c.send_errors, 1);
-                        return;
+                        return None;
                     }
                 }
             }
             (Crypto::Broken, true) => {
                 bump(&c.send_errors, 1);
-                return;
+                return None;
             }
             (Crypto::Pending, true) => {
                 bump(&c.dropped_no_keys, 1);
-                return;
+                return None;
             }
         };
-        let sock = peer.send_socket(to_rtcp_port);
-        match sock.send_to(&self.buf[..len], dest) {
-            Ok(_) => {
-                bump(&c.relayed, 1);
-                bump(&c.relayed_bytes, len as u64);
-            }
-            Err(e) => {
-                tracing::trace!(%dest, "send failed: {e}");
-                bump(&c.send_errors, 1)
-            }
-        }
+        Some(Forward {
+            peer: peer_idx,
+            rtcp_port: to_rtcp_port,
+            dest,
+            len,
+        })
     }
+}
+
+/// Where [`Worker::relay`] decided a packet goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward {
+    /// Slab index of the leg it leaves from.
+    pub peer: usize,
+    /// Leaves from the peer leg's RTCP port.
+    pub rtcp_port: bool,
+    pub dest: SocketAddr,
+    pub len: usize,
 }
 
 /// The local address of a slot's socket (for callers that hold other borrows of the leg).
