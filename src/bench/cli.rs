@@ -839,9 +839,13 @@ fn cmd_floor(o: &Options) -> Result<(), BenchError> {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
+    let engine = match o.floor_io {
+        FloorIo::Epoll => "epoll".to_string(),
+        FloorIo::Uring { wait_us: 0 } => "io_uring".to_string(),
+        FloorIo::Uring { wait_us } => format!("io_uring, batched wake-ups of {wait_us} us"),
+    };
     eprintln!(
-        "floor relay ({:?}): NG on {}, media {}:{}-{}",
-        o.floor_io,
+        "floor relay ({engine}): NG on {}, media {}:{}-{}",
         f.ng_addr()?,
         o.ip,
         ports.0,
