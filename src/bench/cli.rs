@@ -61,6 +61,9 @@ LOAD OPTIONS:
   --sdes             caller's leg SRTP (SDES, AES_CM_128_HMAC_SHA1_80), callee's plain
                      (same as --mode sdes; default --mode plain)
   --pin CPU[,CPU..]  pin the bench to these CPUs (e.g. keep it off the server's core)
+  --rt PRIO          run the bench SCHED_FIFO at PRIO (1-99): on a shared machine other
+                     processes otherwise delay its sends (see lag); give the servers the
+                     same (chrt -a -f -p PRIO PID) to compare them on equal terms
 
 Each measurement also prints one machine-readable line starting with RESULT.
 ";
@@ -122,6 +125,8 @@ pub struct Options {
     pub threads: usize,
     pub floor_io: FloorIo,
     pub pin: Vec<usize>,
+    /// SCHED_FIFO priority for the bench.
+    pub rt: Option<i32>,
     /// The arguments as given (printed with each run).
     pub argv: Vec<String>,
 }
@@ -163,6 +168,7 @@ impl Options {
             threads: 1,
             floor_io: FloorIo::Epoll,
             pin: Vec::new(),
+            rt: None,
             argv: args.to_vec(),
         };
         let mut io_uring = false;
@@ -256,6 +262,13 @@ impl Options {
                     }
                 }
                 "--wait-us" => wait_us = num(k, &v)?,
+                "--rt" => {
+                    let p: i32 = num(k, &v)?;
+                    if !(1..=99).contains(&p) {
+                        return Err(BenchError::Usage("--rt: priority 1..99".into()));
+                    }
+                    o.rt = Some(p);
+                }
                 "--pin" => {
                     o.pin = v.split(',').map(|c| num(k, c)).collect::<Result<_, _>>()?;
                 }
@@ -314,6 +327,15 @@ pub fn main(args: &[String]) -> i32 {
 
 fn dispatch(o: &Options) -> Result<(), BenchError> {
     pin(&o.pin)?;
+    if let Some(prio) = o.rt {
+        let param = libc::sched_param {
+            sched_priority: prio,
+        };
+        // SAFETY: sched_setscheduler on this process with a valid parameter block.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {
+            return Err(BenchError::Io(std::io::Error::last_os_error()));
+        }
+    }
     match o.cmd.as_str() {
         "help" | "-h" | "--help" => {
             print!("{HELP}");
@@ -532,13 +554,14 @@ fn print_header(o: &Options) {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("# {}", command_line(&o.argv));
     println!(
-        "# {} CPU(s) available to the bench{}, load average {}",
+        "# {} CPU(s) available to the bench{}{}, load average {}",
         cpus,
         if o.pin.is_empty() {
             String::new()
         } else {
             format!(" (pinned to {:?})", o.pin)
         },
+        o.rt.map_or(String::new(), |p| format!(", SCHED_FIFO {p}")),
         loadavg().map_or("-".to_string(), |l| format!(
             "{:.2} {:.2} {:.2}",
             l[0], l[1], l[2]
