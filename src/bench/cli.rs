@@ -5,9 +5,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::floor::Floor;
+use super::floor::{Floor, FloorIo};
 use super::load::{self, LoadConfig, LoadResult, Sockets};
-use super::ng::{CallDests, NgClient, Setup, Teardown};
+use super::ng::{CallDests, NgClient, SdesKeys, Setup, Teardown};
 use super::procstat;
 use super::BenchError;
 
@@ -21,21 +21,31 @@ USAGE:
                            [--max-loss-pct 0.1] [--max-p99-ms 20] [LOAD OPTIONS]
   rtpbridge-bench control  --ng ADDR [--pid PID] [--window 64] [--duration S]
   rtpbridge-bench selftest [LOAD OPTIONS]     (no relay: the bench's own capacity)
-  rtpbridge-bench floor    --ng ADDR --ports MIN-MAX [--ip IP]
+  rtpbridge-bench floor    --ng ADDR --ports MIN-MAX [--ip IP] [--io epoll|uring]
+                           [--wait-us US]
 
-run: sets up --calls calls through NG (offer + answer, plain RTP/AVP PCMU), sends RTP both
+run: sets up --calls calls through NG (offer + answer, plain RTP/AVP PCMU; with --sdes the
+  caller's leg is RTP/SAVP with an SDES key and the callee's plain RTP/AVP), sends RTP both
   ways at --rate packets/s per stream spread evenly over the period, measures over
   --duration seconds after --warmup, deletes the calls. Reports loss, reordering, one-way
-  latency p50/p99/max, the bench's send lag, and with a pid the server's CPU (all threads,
+  latency p50/p99/max (kernel receive stamp minus the send stamp in the payload), the
+  bench's own send lag and CPU, and with a pid the server's CPU (all threads,
   /proc/PID/stat utime+stime), CPU microseconds per relayed packet and RSS. With --targets
-  the same load runs against each target in turn (A B A B ..., --rounds times) and the
-  summary gives the ratios to the first target.
+  the same load runs against each target in turn (A B C A B C ..., --rounds times) and the
+  summary gives the medians, the ratios to the first target and, for three or more
+  targets, the CPU-per-packet ratio of every pair. Every run first prints the exact
+  command line and the load average.
 capacity: the largest call count with loss <= --max-loss-pct and p99 <= --max-p99-ms,
   doubling from --start, then bisecting to --precision (fraction, default 0.05).
 control: offer+answer+delete cycles per second with --window requests outstanding.
   Deletes carry delete-delay=0 so the server frees the ports at once.
-floor: a minimal single-threaded epoll relay to compare against (offer/answer/delete,
-  symmetric latching, nothing else). Runs until killed.
+selftest: every stream goes from one bench socket straight to the other (no relay): the
+  packets/s the bench itself can drive, and its CPU per packet.
+floor: a minimal single-threaded relay to compare against (offer/answer/delete, symmetric
+  latching, nothing else). --io epoll (default): readiness + one recvfrom/sendto per
+  packet; --io uring: multishot receives into a provided-buffer ring, sends from the same
+  buffer, one io_uring_enter per wake-up; --wait-us US (uring): batched wake-ups, each
+  wake-up waits US microseconds for more completions. Runs until killed.
 
 LOAD OPTIONS:
   --calls N[,N...]   calls (each has two streams)          [100]
@@ -48,7 +58,12 @@ LOAD OPTIONS:
   --tick-us US       send/receive batching granularity       [200]
   --local-ip IP      the bench's media address               [127.0.0.1]
   --window N         outstanding NG requests during setup    [32]
-  --mode plain|sdes  sdes: one leg RTP/SAVP (not yet)        [plain]
+  --sdes             caller's leg SRTP (SDES, AES_CM_128_HMAC_SHA1_80), callee's plain
+                     (same as --mode sdes; default --mode plain)
+  --pin CPU[,CPU..]  pin the bench to these CPUs (e.g. keep it off the server's core)
+  --rt PRIO          run the bench SCHED_FIFO at PRIO (1-99): on a shared machine other
+                     processes otherwise delay its sends (see lag); give the servers the
+                     same (chrt -a -f -p PRIO PID) to compare them on equal terms
 
 Each measurement also prints one machine-readable line starting with RESULT.
 ";
@@ -108,6 +123,12 @@ pub struct Options {
     pub max_p99_ms: f64,
     pub precision: f64,
     pub threads: usize,
+    pub floor_io: FloorIo,
+    pub pin: Vec<usize>,
+    /// SCHED_FIFO priority for the bench.
+    pub rt: Option<i32>,
+    /// The arguments as given (printed with each run).
+    pub argv: Vec<String>,
 }
 
 fn num<T: std::str::FromStr>(k: &str, v: &str) -> Result<T, BenchError> {
@@ -145,7 +166,13 @@ impl Options {
             max_p99_ms: 20.0,
             precision: 0.05,
             threads: 1,
+            floor_io: FloorIo::Epoll,
+            pin: Vec::new(),
+            rt: None,
+            argv: args.to_vec(),
         };
+        let mut io_uring = false;
+        let mut wait_us = 0u32;
         let mut ng: Option<SocketAddr> = None;
         let mut pid: Option<u32> = None;
         let mut in_targets = false;
@@ -164,6 +191,10 @@ impl Options {
             if matches!(k, "-h" | "--help") {
                 o.cmd = "help".into();
                 return Ok(o);
+            }
+            if k == "--sdes" && inline.is_none() {
+                o.mode = Mode::Sdes;
+                continue;
             }
             if k == "--targets" {
                 if let Some(v) = inline {
@@ -223,6 +254,24 @@ impl Options {
                 "--max-p99-ms" => o.max_p99_ms = num(k, &v)?,
                 "--threads" => o.threads = num::<usize>(k, &v)?.clamp(1, 64),
                 "--precision" => o.precision = num(k, &v)?,
+                "--io" => {
+                    io_uring = match v.as_str() {
+                        "epoll" => false,
+                        "uring" | "io_uring" => true,
+                        _ => return Err(BenchError::Usage(format!("--io: {v:?}"))),
+                    }
+                }
+                "--wait-us" => wait_us = num(k, &v)?,
+                "--rt" => {
+                    let p: i32 = num(k, &v)?;
+                    if !(1..=99).contains(&p) {
+                        return Err(BenchError::Usage("--rt: priority 1..99".into()));
+                    }
+                    o.rt = Some(p);
+                }
+                "--pin" => {
+                    o.pin = v.split(',').map(|c| num(k, c)).collect::<Result<_, _>>()?;
+                }
                 _ => {
                     return Err(BenchError::Usage(format!(
                         "unknown option {k} (see --help)"
@@ -241,6 +290,11 @@ impl Options {
             );
         } else if let (Some(pid), Some(t)) = (pid, o.targets.first_mut()) {
             t.pid = t.pid.or(Some(pid));
+        }
+        if io_uring {
+            o.floor_io = FloorIo::Uring { wait_us };
+        } else if wait_us > 0 {
+            return Err(BenchError::Usage("--wait-us needs --io uring".into()));
         }
         if o.cmd == "control" && !window_set {
             o.window = 64;
@@ -272,6 +326,16 @@ pub fn main(args: &[String]) -> i32 {
 }
 
 fn dispatch(o: &Options) -> Result<(), BenchError> {
+    pin(&o.pin)?;
+    if let Some(prio) = o.rt {
+        let param = libc::sched_param {
+            sched_priority: prio,
+        };
+        // SAFETY: sched_setscheduler on this process with a valid parameter block.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {
+            return Err(BenchError::Io(std::io::Error::last_os_error()));
+        }
+    }
     match o.cmd.as_str() {
         "help" | "-h" | "--help" => {
             print!("{HELP}");
@@ -309,11 +373,6 @@ pub fn measure(
     o: &Options,
     tag: &str,
 ) -> Result<LoadResult, BenchError> {
-    if o.mode == Mode::Sdes {
-        return Err(BenchError::NotYet(
-            "--mode sdes (one leg RTP/SAVP with SDES keys)",
-        ));
-    }
     let n_shards = shards.len().clamp(1, calls.max(1));
     let mut client = NgClient::connect(t.ng)?;
     let mut plans = Vec::with_capacity(n_shards);
@@ -322,21 +381,39 @@ pub fn measure(
         let (a, b) = socks.addrs()?;
         let prefix = unique_prefix(&format!("{tag}-s{si}"));
         let mut setup = Setup::new(&prefix, a, b, n, false);
-        client.pipeline(&mut setup, n, o.window, None)?;
+        if o.mode == Mode::Sdes {
+            setup = setup.with_sdes();
+        }
+        let res = client.pipeline(&mut setup, n, o.window, None);
         let dests: Vec<CallDests> = setup.dests.iter().flatten().copied().collect();
-        if dests.len() != n {
-            return Err(BenchError::Ng(format!(
-                "only {} of {n} calls were set up",
-                dests.len()
-            )));
+        let keys: Option<Vec<SdesKeys>> = setup
+            .sdes
+            .then(|| setup.keys.iter().flatten().cloned().collect());
+        let complete = dests.len() == n && keys.as_ref().is_none_or(|k| k.len() == n);
+        let set_up = dests.len();
+        drop(setup);
+        plans.push((prefix, dests, keys));
+        if let Err(e) = res.and_then(|_| {
+            complete
+                .then_some(())
+                .ok_or_else(|| BenchError::Ng(format!("only {set_up} of {n} calls were set up")))
+        }) {
+            // Delete what was set up before giving up.
+            for (prefix, _, _) in &plans {
+                let mut td = Teardown { prefix };
+                let _ = client.pipeline(&mut td, n, o.window, None);
+            }
+            return Err(e);
         }
         socks.flush();
-        plans.push((prefix, dests));
     }
-    let dests: Vec<&[CallDests]> = plans.iter().map(|(_, d)| d.as_slice()).collect();
+    let dests: Vec<(&[CallDests], Option<&[SdesKeys]>)> = plans
+        .iter()
+        .map(|(_, d, k)| (d.as_slice(), k.as_deref()))
+        .collect();
     let results = run_shards(shards, &dests, o, t.pid);
     let mut teardown_err = None;
-    for (prefix, dests) in &plans {
+    for (prefix, dests, _) in &plans {
         let mut td = Teardown { prefix };
         if let Err(e) = client.pipeline(&mut td, dests.len(), o.window, None) {
             teardown_err.get_or_insert(e);
@@ -353,7 +430,7 @@ pub fn measure(
 /// merges the results (shard 0 reads the server's CPU).
 fn run_shards(
     shards: &[Sockets],
-    dests: &[&[CallDests]],
+    dests: &[(&[CallDests], Option<&[SdesKeys]>)],
     o: &Options,
     pid: Option<u32>,
 ) -> Result<LoadResult, BenchError> {
@@ -365,7 +442,7 @@ fn run_shards(
             .iter()
             .zip(shards)
             .enumerate()
-            .map(|(si, (dests, socks))| {
+            .map(|(si, (&(dests, keys), socks))| {
                 let cfg = LoadConfig {
                     pid: if si == 0 { pid } else { None },
                     epoch: Some(epoch),
@@ -373,7 +450,7 @@ fn run_shards(
                     phase: period * si as u32 / (n_shards as u32 * 2 * dests.len().max(1) as u32),
                     ..o.load.clone()
                 };
-                sc.spawn(move || load::run(socks, dests, &cfg))
+                sc.spawn(move || load::run(socks, dests, keys, &cfg))
             })
             .collect();
         handles
@@ -405,7 +482,7 @@ fn print_result(name: &str, round: usize, r: &LoadResult) {
     let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
     println!(
         "{name:>10} r{round} calls={:<5} sent={:<8} loss={:.3}% reord={} lat p50/p99/max={}/{}/{} us \
-         lag p99={} us  cpu/pkt={} us load={} rss={} kB",
+         lag p99={} us  cpu/pkt={} us load={} rss={} kB bench={:.0}%{}",
         r.calls,
         r.sent,
         r.loss_pct(),
@@ -417,7 +494,20 @@ fn print_result(name: &str, round: usize, r: &LoadResult) {
         opt(r.cpu_us_per_packet(), 2),
         opt(r.server_load(), 2),
         r.server_rss_kb.map_or("-".to_string(), |v| v.to_string()),
+        r.bench_load() * 100.0,
+        if r.srtp_errors > 0 {
+            format!(" srtp_errors={}", r.srtp_errors)
+        } else {
+            String::new()
+        },
     );
+    if r.bench_load() > BENCH_LOAD_WARN {
+        println!(
+            "{name:>10} r{round} WARNING: the bench used {:.0}% of a core: it may be what limits \
+             this run (use --threads, or fewer calls)",
+            r.bench_load() * 100.0
+        );
+    }
     if r.lag.quantile(0.99) > BENCH_LAG_WARN_US {
         println!(
             "{name:>10} r{round} WARNING: the bench itself ran late (send lag p99 {} ms): its \
@@ -425,7 +515,89 @@ fn print_result(name: &str, round: usize, r: &LoadResult) {
             r.lag.quantile(0.99) / 1000
         );
     }
-    println!("RESULT target={name} round={round} {}", r.kv());
+    println!(
+        "RESULT target={name} round={round} {} loadavg={}",
+        r.kv(),
+        loadavg().map_or("-".to_string(), |l| format!("{:.2}", l[0]))
+    );
+}
+
+/// Bench CPU (fraction of a core) above which a run is flagged as possibly bench-limited.
+pub const BENCH_LOAD_WARN: f64 = 0.9;
+
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`).
+pub fn loadavg() -> Option<[f64; 3]> {
+    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut f = s.split_ascii_whitespace().map(|v| v.parse::<f64>().ok());
+    Some([f.next()??, f.next()??, f.next()??])
+}
+
+/// `args` as one shell command line (quoted where needed).
+pub fn command_line(args: &[String]) -> String {
+    let quote = |a: &String| {
+        let plain = !a.is_empty()
+            && a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_=.,:/@%+".contains(&b));
+        if plain {
+            a.clone()
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
+    };
+    std::iter::once("rtpbridge-bench".to_string())
+        .chain(args.iter().map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn print_header(o: &Options) {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("# {}", command_line(&o.argv));
+    println!(
+        "# {} CPU(s) available to the bench{}{}, load average {}",
+        cpus,
+        if o.pin.is_empty() {
+            String::new()
+        } else {
+            format!(" (pinned to {:?})", o.pin)
+        },
+        o.rt.map_or(String::new(), |p| format!(", SCHED_FIFO {p}")),
+        loadavg().map_or("-".to_string(), |l| format!(
+            "{:.2} {:.2} {:.2}",
+            l[0], l[1], l[2]
+        ))
+    );
+}
+
+fn print_footer() {
+    println!(
+        "# load average at the end {}",
+        loadavg().map_or("-".to_string(), |l| format!(
+            "{:.2} {:.2} {:.2}",
+            l[0], l[1], l[2]
+        ))
+    );
+}
+
+/// Pins this process (and the threads it starts later) to `cpus`.
+fn pin(cpus: &[usize]) -> Result<(), BenchError> {
+    if cpus.is_empty() {
+        return Ok(());
+    }
+    // SAFETY: cpu_set_t is plain data; CPU_SET stays within it for cpu < CPU_SETSIZE.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            if c >= libc::CPU_SETSIZE as usize {
+                return Err(BenchError::Usage(format!("--pin: no CPU {c}")));
+            }
+            libc::CPU_SET(c, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(BenchError::Io(std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
 }
 
 /// Send lag (p99) above which a run is flagged as limited by the bench, not the server.
@@ -447,6 +619,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 
 fn cmd_run(o: &Options) -> Result<(), BenchError> {
     need_target(o)?;
+    print_header(o);
     let socks = bind_shards(o)?;
     for &calls in &o.calls {
         // results[target][round]
@@ -462,6 +635,7 @@ fn cmd_run(o: &Options) -> Result<(), BenchError> {
             summary(o, calls, &results);
         }
     }
+    print_footer();
     Ok(())
 }
 
@@ -521,6 +695,29 @@ fn summary(o: &Options, calls: usize, results: &[Vec<LoadResult>]) {
             fmt(ratio(p99, base_p99), 3),
         );
     }
+    if results.len() >= 3 {
+        let cpus: Vec<Option<f64>> = results
+            .iter()
+            .map(|rs| stat(rs, &|r| r.cpu_us_per_packet()))
+            .collect();
+        println!("CPU per relayed packet, row / column:");
+        print!("{:>12}", "");
+        for t in &o.targets {
+            print!(" {:>12}", t.name);
+        }
+        println!();
+        for (t, row) in o.targets.iter().zip(&cpus) {
+            print!("{:>12}", t.name);
+            for col in &cpus {
+                let r = match (row, col) {
+                    (Some(a), Some(b)) if *b > 0.0 => format!("{:.2}", a / b),
+                    _ => "-".into(),
+                };
+                print!(" {r:>12}");
+            }
+            println!();
+        }
+    }
 }
 
 fn passes(o: &Options, r: &LoadResult) -> bool {
@@ -529,6 +726,7 @@ fn passes(o: &Options, r: &LoadResult) -> bool {
 
 fn cmd_capacity(o: &Options) -> Result<(), BenchError> {
     let t = need_target(o)?;
+    print_header(o);
     let socks = bind_shards(o)?;
     let mut good = 0usize;
     let mut bad: Option<usize> = None;
@@ -570,16 +768,21 @@ fn cmd_capacity(o: &Options) -> Result<(), BenchError> {
         "CAPACITY target={} calls={good} (loss <= {}%, p99 <= {} ms, {} pps/stream)",
         t.name, o.max_loss_pct, o.max_p99_ms, o.load.rate
     );
+    print_footer();
     Ok(())
 }
 
 fn cmd_control(o: &Options) -> Result<(), BenchError> {
     let t = need_target(o)?;
+    print_header(o);
     let socks = Sockets::bind(o.local_ip)?;
     let (a, b) = socks.addrs()?;
     let prefix = unique_prefix("ctl");
     let mut client = NgClient::connect(t.ng)?;
     let mut flow = Setup::new(&prefix, a, b, 0, true);
+    if o.mode == Mode::Sdes {
+        flow = flow.with_sdes();
+    }
     let cpu0 = t.pid.map(procstat::cpu_time).transpose()?;
     let deadline = std::time::Instant::now() + o.load.duration;
     let st = client.pipeline(&mut flow, usize::MAX, o.window, Some(deadline))?;
@@ -607,10 +810,17 @@ fn cmd_control(o: &Options) -> Result<(), BenchError> {
         o.window,
         cpu_us.map_or("-".to_string(), |c| format!("{c:.2}"))
     );
+    print_footer();
     Ok(())
 }
 
 fn cmd_selftest(o: &Options) -> Result<(), BenchError> {
+    if o.mode == Mode::Sdes {
+        return Err(BenchError::Usage(
+            "selftest measures the plain path (an SDES run reports the bench's CPU itself)".into(),
+        ));
+    }
+    print_header(o);
     let shards = bind_shards(o)?;
     for &calls in &o.calls {
         let n = shards.len().min(calls);
@@ -622,16 +832,23 @@ fn cmd_selftest(o: &Options) -> Result<(), BenchError> {
                 calls / n + usize::from(si < calls % n),
             )?);
         }
-        let d: Vec<&[CallDests]> = dests.iter().map(Vec::as_slice).collect();
-        let r = run_shards(&shards, &d, o, Some(std::process::id()))?;
+        let d: Vec<(&[CallDests], Option<&[SdesKeys]>)> =
+            dests.iter().map(|d| (d.as_slice(), None)).collect();
+        let r = run_shards(&shards, &d, o, None)?;
         print_result("selftest", 0, &r);
+        let cpu_us = r.bench_cpu.as_secs_f64() * 1e6 / r.sent.max(1) as f64;
         println!(
-            "selftest: {calls} calls, {} thread(s) -> {:.0} packets/s sent each way, bench CPU {:.0}% of a core",
-            n,
+            "selftest: {calls} calls, {n} thread(s): sent {:.0} packets/s ({:.0} per direction) \
+             and received {:.0}/s; bench CPU {:.0}% of a core, {cpu_us:.2} us per packet \
+             (send + receive) -> about {:.0} packets/s per direction per core at 100%",
+            r.send_pps(),
             r.send_pps() / 2.0,
-            r.bench_cpu.as_secs_f64() * 100.0 / r.window.as_secs_f64().max(1e-9)
+            r.received as f64 / r.window.as_secs_f64().max(1e-9),
+            r.bench_load() * 100.0,
+            1e6 / cpu_us.max(1e-9) / 2.0,
         );
     }
+    print_footer();
     Ok(())
 }
 
@@ -640,13 +857,18 @@ fn cmd_floor(o: &Options) -> Result<(), BenchError> {
     let ports = o
         .ports
         .ok_or_else(|| BenchError::Usage("floor needs --ports MIN-MAX".into()))?;
-    let mut f = Floor::bind(t.ng, o.ip, ports)?;
+    let mut f = Floor::bind(t.ng, o.ip, ports)?.with_io(o.floor_io);
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
+    let engine = match o.floor_io {
+        FloorIo::Epoll => "epoll".to_string(),
+        FloorIo::Uring { wait_us: 0 } => "io_uring".to_string(),
+        FloorIo::Uring { wait_us } => format!("io_uring, batched wake-ups of {wait_us} us"),
+    };
     eprintln!(
-        "floor relay: NG on {}, media {}:{}-{}",
+        "floor relay ({engine}): NG on {}, media {}:{}-{}",
         f.ng_addr()?,
         o.ip,
         ports.0,

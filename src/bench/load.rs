@@ -12,7 +12,15 @@
 //! when the loop gets to read.
 //!
 //! Payload (after a 12-byte RTP header, PCMU): magic, stream, packet number, send time
-//! (ns since the run's epoch); the rest is PCMU silence.
+//! (ns since the run's epoch); the rest is PCMU silence. The send time is written when the
+//! batch is complete, right before its `sendmmsg`, so it includes none of the time spent
+//! building the batch; how late that is against the schedule is the bench's own lag.
+//!
+//! SDES mode (`sdes` keys given): the caller's leg is SRTP. What the bench sends from `a` is
+//! stamped and then protected with the call's own key, packet by packet (the stamp is
+//! taken before the encryption, so latency includes it); what arrives on `a` is
+//! unprotected with the relay's key for the call, found by the SSRC (the relay keeps it),
+//! before it is accounted. Packets that fail authentication count as `srtp_errors`.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -22,15 +30,19 @@ use std::time::{Duration, Instant};
 use socket2::SockAddr;
 
 use super::histogram::Histogram;
-use super::ng::CallDests;
+use super::ng::{CallDests, SdesKeys};
 use super::procstat;
 use super::BenchError;
+use crate::dtls::sdes::CryptoAttribute;
+use crate::dtls::srtp::SrtpContext;
 
 const MAGIC: u32 = 0x5254_4242; // "RTBB"
 const HEADER: usize = 12;
 const STAMP: usize = 4 + 4 + 4 + 8;
 const BATCH: usize = 64;
 const MAX_PACKET: usize = 1500;
+/// Room left after the RTP packet for the SRTP authentication tag (and an MKI).
+const SRTP_ROOM: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
@@ -81,6 +93,8 @@ pub struct LoadResult {
     pub duplicates: u64,
     /// Packets that arrived on the wrong socket or with an unknown stamp.
     pub foreign: u64,
+    /// SDES mode: received packets that failed SRTP authentication or replay checks.
+    pub srtp_errors: u64,
     pub send_errors: u64,
     pub window: Duration,
     pub latency: Histogram,
@@ -100,6 +114,7 @@ impl LoadResult {
         self.reordered += o.reordered;
         self.duplicates += o.duplicates;
         self.foreign += o.foreign;
+        self.srtp_errors += o.srtp_errors;
         self.send_errors += o.send_errors;
         self.latency.merge(&o.latency);
         self.lag.merge(&o.lag);
@@ -125,6 +140,10 @@ impl LoadResult {
         let cpu = self.server_cpu?;
         (self.received > 0).then(|| cpu.as_secs_f64() * 1e6 / self.received as f64)
     }
+    /// The bench's own CPU use (all its threads) as a fraction of one core.
+    pub fn bench_load(&self) -> f64 {
+        self.bench_cpu.as_secs_f64() / self.window.as_secs_f64().max(1e-9)
+    }
     /// Server CPU use as a fraction of one core.
     pub fn server_load(&self) -> Option<f64> {
         Some(self.server_cpu?.as_secs_f64() / self.window.as_secs_f64().max(1e-9))
@@ -135,9 +154,10 @@ impl LoadResult {
         let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
         format!(
             "calls={} sent={} received={} loss_pct={:.4} reordered={} duplicates={} foreign={} \
-             send_errors={} window_s={:.3} send_pps={:.0} lat_p50_us={} lat_p99_us={} \
-             lat_max_us={} lag_p50_us={} lag_p99_us={} lag_max_us={} server_cpu_s={} \
-             server_load={} cpu_us_per_pkt={} server_rss_kb={} bench_cpu_s={:.3}",
+             srtp_errors={} send_errors={} window_s={:.3} send_pps={:.0} lat_p50_us={} \
+             lat_p99_us={} lat_max_us={} lag_p50_us={} lag_p99_us={} lag_max_us={} \
+             server_cpu_s={} server_load={} cpu_us_per_pkt={} server_rss_kb={} \
+             bench_cpu_s={:.3} bench_load={:.3}",
             self.calls,
             self.sent,
             self.received,
@@ -145,6 +165,7 @@ impl LoadResult {
             self.reordered,
             self.duplicates,
             self.foreign,
+            self.srtp_errors,
             self.send_errors,
             self.window.as_secs_f64(),
             self.send_pps(),
@@ -160,6 +181,7 @@ impl LoadResult {
             self.server_rss_kb
                 .map_or("-".to_string(), |v| v.to_string()),
             self.bench_cpu.as_secs_f64(),
+            self.bench_load(),
         )
     }
 }
@@ -242,6 +264,12 @@ struct TxBatch {
     bufs: Vec<[u8; MAX_PACKET]>,
     lens: [usize; BATCH],
     dests: [usize; BATCH],
+    /// When each packet was due (ns since the epoch).
+    due: [u64; BATCH],
+    /// Inside the measured window (its lag is recorded).
+    measured: [bool; BATCH],
+    /// Already stamped (SDES packets are stamped before they are encrypted).
+    stamped: [bool; BATCH],
     n: usize,
 }
 
@@ -251,8 +279,49 @@ impl TxBatch {
             bufs: vec![[0u8; MAX_PACKET]; BATCH],
             lens: [0; BATCH],
             dests: [0; BATCH],
+            due: [0; BATCH],
+            measured: [false; BATCH],
+            stamped: [false; BATCH],
             n: 0,
         }
+    }
+
+    /// Writes the send time into every packet not yet stamped (one clock read for the
+    /// batch, right before it goes out) and records the lag of the measured ones.
+    fn stamp(&mut self, epoch: u64, lag: &mut Histogram) {
+        let t = now_ns().saturating_sub(epoch);
+        for i in 0..self.n {
+            if !self.stamped[i] {
+                self.bufs[i][24..32].copy_from_slice(&t.to_be_bytes());
+                if self.measured[i] {
+                    lag.record(t.saturating_sub(self.due[i]) / 1000);
+                }
+            }
+        }
+    }
+}
+
+/// Per-call SRTP contexts of the SDES leg.
+struct SdesLeg {
+    tx: Vec<SrtpContext>,
+    rx: Vec<SrtpContext>,
+}
+
+impl SdesLeg {
+    fn new(keys: &[SdesKeys]) -> Result<SdesLeg, BenchError> {
+        fn ctx(k: &CryptoAttribute) -> Result<SrtpContext, BenchError> {
+            k.srtp_context()
+                .map_err(|e| BenchError::Sdp(format!("SRTP key: {e}")))
+        }
+        let mut leg = SdesLeg {
+            tx: Vec::with_capacity(keys.len()),
+            rx: Vec::with_capacity(keys.len()),
+        };
+        for k in keys {
+            leg.tx.push(ctx(&k.tx)?);
+            leg.rx.push(ctx(&k.rx)?);
+        }
+        Ok(leg)
     }
 }
 
@@ -261,17 +330,21 @@ fn flush_batch(fd: libc::c_int, b: &mut TxBatch, addrs: &[SockAddr]) -> u64 {
     let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
     let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
     let mut errors = 0;
+    // Entries without an address or a packet (failed encryption) are left out.
+    let mut m = 0;
     for i in 0..b.n {
-        let Some(addr) = addrs.get(b.dests[i]) else {
+        let Some(addr) = addrs.get(b.dests[i]).filter(|_| b.lens[i] > 0) else {
             continue;
         };
-        iov[i].iov_base = b.bufs[i].as_mut_ptr() as *mut libc::c_void;
-        iov[i].iov_len = b.lens[i];
-        hdrs[i].msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
-        hdrs[i].msg_hdr.msg_namelen = addr.len();
-        hdrs[i].msg_hdr.msg_iov = &mut iov[i];
-        hdrs[i].msg_hdr.msg_iovlen = 1;
+        iov[m].iov_base = b.bufs[i].as_mut_ptr() as *mut libc::c_void;
+        iov[m].iov_len = b.lens[i];
+        hdrs[m].msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
+        hdrs[m].msg_hdr.msg_namelen = addr.len();
+        hdrs[m].msg_hdr.msg_iov = &mut iov[m];
+        hdrs[m].msg_hdr.msg_iovlen = 1;
+        m += 1;
     }
+    b.n = m;
     let mut off = 0;
     let mut spins = 0;
     while off < b.n {
@@ -362,10 +435,12 @@ impl Rx {
     }
 }
 
-/// Runs the load on `calls` (one entry per call) and measures it.
+/// Runs the load on `calls` (one entry per call) and measures it. With `sdes` (one entry
+/// per call) the caller's leg is SRTP (see the module docs).
 pub fn run(
     socks: &Sockets,
     calls: &[CallDests],
+    sdes: Option<&[SdesKeys]>,
     cfg: &LoadConfig,
 ) -> Result<LoadResult, BenchError> {
     if cfg.rate == 0 || calls.is_empty() {
@@ -373,12 +448,19 @@ pub fn run(
             "need at least one call and a rate > 0".into(),
         ));
     }
-    if cfg.payload < STAMP || HEADER + cfg.payload > MAX_PACKET {
+    if cfg.payload < STAMP || HEADER + cfg.payload + SRTP_ROOM > MAX_PACKET {
         return Err(BenchError::Usage(format!(
             "payload must be {STAMP}..={} bytes",
-            MAX_PACKET - HEADER
+            MAX_PACKET - HEADER - SRTP_ROOM
         )));
     }
+    let mut sdes = match sdes {
+        Some(keys) if keys.len() != calls.len() => {
+            return Err(BenchError::Usage("one SDES key pair per call".into()))
+        }
+        Some(keys) => Some(SdesLeg::new(keys)?),
+        None => None,
+    };
     let streams = calls.len() as u64 * 2;
     // Destination address per stream.
     let addrs: Vec<SockAddr> = calls
@@ -397,6 +479,7 @@ pub fn run(
 
     let fd_a = socks.a.as_raw_fd();
     let fd_b = socks.b.as_raw_fd();
+
     let mut tx_a = TxBatch::new();
     let mut tx_b = TxBatch::new();
     for b in tx_a.bufs.iter_mut().chain(tx_b.bufs.iter_mut()) {
@@ -412,6 +495,7 @@ pub fn run(
     let mut rx_state = vec![StreamRx::default(); streams as usize];
     let mut res = LoadResult {
         calls: calls.len(),
+
         ..LoadResult::default()
     };
     let pkt_len = HEADER + cfg.payload;
@@ -440,11 +524,8 @@ pub fn run(
                 }
                 let s = j % streams;
                 let k = (j / streams) as u32;
-                let batch = if s.is_multiple_of(2) {
-                    &mut tx_a
-                } else {
-                    &mut tx_b
-                };
+                let from_a = s.is_multiple_of(2);
+                let batch = if from_a { &mut tx_a } else { &mut tx_b };
                 let i = batch.n;
                 let buf = &mut batch.bufs[i];
                 buf[0] = 0x80;
@@ -455,27 +536,51 @@ pub fn run(
                 buf[12..16].copy_from_slice(&MAGIC.to_be_bytes());
                 buf[16..20].copy_from_slice(&(s as u32).to_be_bytes());
                 buf[20..24].copy_from_slice(&k.to_be_bytes());
-                // Stamped per packet (a vDSO clock read): when a round has many batches to
-                // send, the later ones must not carry the round's start time.
-                let stamp = now_ns().saturating_sub(epoch);
-                buf[24..32].copy_from_slice(&stamp.to_be_bytes());
                 batch.lens[i] = pkt_len;
                 batch.dests[i] = s as usize;
+                batch.due[i] = due(j);
+                batch.measured[i] = j >= j_warm;
+                batch.stamped[i] = false;
+                match sdes.as_mut() {
+                    Some(leg) if from_a => {
+                        // Stamp, then encrypt: the stamp cannot be written afterwards.
+                        let t = now_ns().saturating_sub(epoch);
+                        buf[24..32].copy_from_slice(&t.to_be_bytes());
+                        batch.stamped[i] = true;
+                        if j >= j_warm {
+                            res.lag.record(t.saturating_sub(batch.due[i]) / 1000);
+                        }
+                        match leg
+                            .tx
+                            .get_mut((s / 2) as usize)
+                            .map(|c| c.protect_rtp(buf, pkt_len))
+                        {
+                            Some(Ok(n)) => batch.lens[i] = n,
+                            _ => {
+                                res.send_errors += 1;
+                                batch.lens[i] = 0;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
                 batch.n += 1;
                 if j >= j_warm {
                     res.sent += 1;
-                    res.lag.record(stamp.saturating_sub(due(j)) / 1000);
                 }
                 j += 1;
                 if batch.n == BATCH {
-                    let fd = if s.is_multiple_of(2) { fd_a } else { fd_b };
+                    let fd = if from_a { fd_a } else { fd_b };
+                    batch.stamp(epoch, &mut res.lag);
                     res.send_errors += flush_batch(fd, batch, &addrs);
                 }
             }
             if tx_a.n > 0 {
+                tx_a.stamp(epoch, &mut res.lag);
                 res.send_errors += flush_batch(fd_a, &mut tx_a, &addrs);
             }
             if tx_b.n > 0 {
+                tx_b.stamp(epoch, &mut res.lag);
                 res.send_errors += flush_batch(fd_b, &mut tx_b, &addrs);
             }
             if j >= j_end {
@@ -498,9 +603,29 @@ pub fn run(
                 }
                 for i in 0..n {
                     let t = stamps[i].saturating_sub(epoch);
+                    let mut len = lens[i];
+                    if let (Some(leg), 1) = (sdes.as_mut(), parity) {
+                        let buf = &mut rx.bufs[i][..len];
+                        let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+                        let s = ssrc.wrapping_sub(ssrc_base) as u64;
+                        let ctx = (buf.len() >= HEADER && s < streams && s % 2 == 1)
+                            .then(|| leg.rx.get_mut((s / 2) as usize))
+                            .flatten();
+                        match ctx.map(|c| c.unprotect_rtp(buf)) {
+                            Some(Ok(n)) => len = n,
+                            Some(Err(_)) => {
+                                res.srtp_errors += 1;
+                                continue;
+                            }
+                            None => {
+                                res.foreign += 1;
+                                continue;
+                            }
+                        }
+                    }
                     account(
                         &rx.bufs[i],
-                        lens[i],
+                        len,
                         t,
                         parity,
                         streams,

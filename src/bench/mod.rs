@@ -2,12 +2,15 @@
 //! (rtpbridge, rtpengine, or anything else that speaks the NG protocol), plus a minimal
 //! relay ("floor") to compare against.
 //!
-//! - [`ng`]: a pipelining NG client (a window of outstanding requests, matched by cookie).
+//! - [`ng`]: a pipelining NG client (a window of outstanding requests, matched by cookie),
+//!   plain calls and SDES calls (the caller's leg RTP/SAVP with an `a=crypto` key, the
+//!   callee's plain RTP/AVP).
 //! - [`load`]: the traffic engine: two UDP sockets shared by all calls, `sendmmsg` /
-//!   `recvmmsg` batches, a send schedule spread evenly over the packet period, and
-//!   loss / reordering / latency accounting.
-//! - [`floor`]: a single-threaded epoll relay that answers offer/answer/delete and relays
-//!   with symmetric latching and nothing else.
+//!   `recvmmsg` batches, a send schedule spread evenly over the packet period, SRTP on the
+//!   SDES leg (`crate::dtls::srtp`), and loss / reordering / latency accounting.
+//! - [`floor`]: a single-threaded relay that answers offer/answer/delete and relays with
+//!   symmetric latching and nothing else, on epoll or io_uring (optionally with batched
+//!   wake-ups): what any relay has to pay the kernel, to compare against.
 //! - [`histogram`], [`procstat`]: latency histograms and `/proc` CPU / RSS readings.
 //! - [`cli`]: the command line of the `rtpbridge-bench` binary.
 //!
@@ -38,8 +41,6 @@ pub enum BenchError {
     ServerError(String),
     #[error("SDP in the reply: {0}")]
     Sdp(String),
-    #[error("{0}: not yet implemented")]
-    NotYet(&'static str),
     #[error("/proc: {0}")]
     Proc(String),
 }

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use crate::dtls::sdes::{self, CryptoAttribute, FormatOptions};
+use crate::dtls::srtp::SrtpProfile;
 use crate::ng::bencode::{self, Dict, OwnedValue, Value};
 
 use super::BenchError;
@@ -234,6 +236,34 @@ pub fn plain_sdp(addr: SocketAddr, session: u64) -> String {
     )
 }
 
+/// The SRTP suite the bench offers on its SDES leg.
+pub const SDES_SUITE: SrtpProfile = SrtpProfile::Aes128CmHmacSha1_80;
+
+/// A one-stream PCMU SDP on RTP/SAVP with one `a=crypto` line (the bench's SDES leg).
+pub fn sdes_sdp(addr: SocketAddr, session: u64, crypto: &CryptoAttribute) -> String {
+    plain_sdp(addr, session).replace(" RTP/AVP ", " RTP/SAVP ")
+        + &format!("a={}\r\n", crypto.to_attribute(FormatOptions::default()))
+}
+
+/// The `m=` protocol of the first media section.
+pub fn media_proto(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix("m="))
+        .and_then(|m| m.split_ascii_whitespace().nth(2))
+}
+
+/// The `a=crypto` line of an SDP for `suite` (the relay's key for the bench's SDES leg).
+pub fn answer_crypto(sdp: &str, suite: SrtpProfile) -> Result<CryptoAttribute, BenchError> {
+    let values = sdp
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("a=crypto:"));
+    let (lines, _) = sdes::parse_all(values);
+    lines
+        .into_iter()
+        .find(|c| c.suite == suite)
+        .ok_or_else(|| BenchError::Sdp(format!("no a=crypto line for {suite} in the answer")))
+}
+
 /// The media address of the (first) audio stream of an SDP: the last `c=` before the end
 /// of the first `m=` section, and that section's port.
 pub fn media_addr(sdp: &str) -> Result<SocketAddr, BenchError> {
@@ -269,6 +299,11 @@ pub fn offer(call_id: &str, sdp: &str) -> OwnedValue {
         .with("sdp", sdp)
 }
 
+/// An offer from the SDES leg that asks the relay to offer plain RTP to the other side.
+pub fn offer_to_plain(call_id: &str, sdp: &str) -> OwnedValue {
+    offer(call_id, sdp).with("transport-protocol", "RTP/AVP")
+}
+
 pub fn answer(call_id: &str, sdp: &str) -> OwnedValue {
     OwnedValue::dict()
         .with("command", "answer")
@@ -296,8 +331,19 @@ pub struct CallDests {
     pub b_dest: SocketAddr,
 }
 
+/// The SRTP keys of one call's SDES leg (the caller's side, the bench's socket `a`).
+#[derive(Debug, Clone)]
+pub struct SdesKeys {
+    /// The bench's (offered): protects what the bench sends on the leg.
+    pub tx: CryptoAttribute,
+    /// The relay's (from its answer): unprotects what the bench receives on the leg.
+    pub rx: CryptoAttribute,
+}
+
 /// Sets up calls `0..n` (`{prefix}-{i}`) with offer + answer; both sides name the bench's
-/// shared sockets `a` and `b`.
+/// shared sockets `a` and `b`. With [`Setup::with_sdes`] the caller's side is RTP/SAVP with
+/// an SDES key and the relay is asked to offer plain RTP/AVP to the callee (an SRTP to RTP
+/// bridge).
 pub struct Setup<'p> {
     pub prefix: &'p str,
     pub a: SocketAddr,
@@ -306,6 +352,11 @@ pub struct Setup<'p> {
     partial: Vec<Option<SocketAddr>>,
     /// Delete each call after its answer (the control-plane cycle).
     pub delete_after: bool,
+    /// SDES on the caller's leg.
+    pub sdes: bool,
+    /// Per call (with `sdes`, not for control-plane cycles): the leg's keys.
+    pub keys: Vec<Option<SdesKeys>>,
+    offered: Vec<Option<CryptoAttribute>>,
 }
 
 impl<'p> Setup<'p> {
@@ -331,7 +382,20 @@ impl<'p> Setup<'p> {
                 vec![None; n]
             },
             delete_after,
+            sdes: false,
+            keys: Vec::new(),
+            offered: Vec::new(),
         }
+    }
+
+    /// Makes the caller's leg RTP/SAVP with SDES (see the type's docs).
+    pub fn with_sdes(mut self) -> Self {
+        self.sdes = true;
+        if !self.delete_after {
+            self.keys = vec![None; self.dests.len()];
+            self.offered = vec![None; self.dests.len()];
+        }
+        self
     }
 
     pub fn call_id(&self, job: usize) -> String {
@@ -343,6 +407,14 @@ impl Flow for Setup<'_> {
     fn request(&mut self, job: usize, step: usize) -> Option<OwnedValue> {
         let id = self.call_id(job);
         match step {
+            0 if self.sdes => {
+                let crypto = CryptoAttribute::generate(1, SDES_SUITE, &mut rand::rng());
+                let sdp = sdes_sdp(self.a, job as u64, &crypto);
+                if let Some(o) = self.offered.get_mut(job) {
+                    *o = Some(crypto);
+                }
+                Some(offer_to_plain(&id, &sdp))
+            }
             0 => Some(offer(&id, &plain_sdp(self.a, job as u64))),
             1 => Some(answer(&id, &plain_sdp(self.b, job as u64))),
             2 if self.delete_after => Some(delete(&id)),
@@ -358,6 +430,30 @@ impl Flow for Setup<'_> {
             .get_str("sdp")
             .ok_or_else(|| BenchError::Sdp("reply without sdp".into()))?;
         let addr = media_addr(sdp)?;
+        if self.sdes {
+            // The relay must offer plain RTP to the callee and answer the caller with SRTP.
+            let proto = media_proto(sdp).unwrap_or("");
+            match step {
+                0 if proto != "RTP/AVP" => {
+                    return Err(BenchError::Sdp(format!(
+                        "the relay offered {proto:?} to the plain side (want RTP/AVP)"
+                    )))
+                }
+                1 if proto != "RTP/SAVP" => {
+                    return Err(BenchError::Sdp(format!(
+                        "the relay answered the SDES side with {proto:?} (want RTP/SAVP)"
+                    )))
+                }
+                _ => {}
+            }
+            if step == 1 {
+                let rx = answer_crypto(sdp, SDES_SUITE)?;
+                let tx = self.offered.get_mut(job).and_then(Option::take);
+                if let (Some(k), Some(tx)) = (self.keys.get_mut(job), tx) {
+                    *k = Some(SdesKeys { tx, rx });
+                }
+            }
+        }
         match step {
             0 => {
                 if let Some(p) = self.partial.get_mut(job) {
@@ -409,5 +505,20 @@ mod tests {
             "127.0.0.1:4242".parse::<std::net::SocketAddr>().unwrap()
         );
         assert!(media_addr("v=0\r\n").is_err());
+    }
+
+    #[test]
+    fn sdes_offer_carries_a_key_the_answer_parser_reads_back() {
+        let key = CryptoAttribute::generate(1, SDES_SUITE, &mut rand::rng());
+        let sdp = sdes_sdp("127.0.0.1:4000".parse().unwrap(), 7, &key);
+        assert_eq!(media_proto(&sdp), Some("RTP/SAVP"));
+        assert_eq!(media_addr(&sdp).unwrap(), "127.0.0.1:4000".parse().unwrap());
+        let back = answer_crypto(&sdp, SDES_SUITE).unwrap();
+        assert_eq!(back.master_key(), key.master_key());
+        assert_eq!(back.master_salt(), key.master_salt());
+        assert!(answer_crypto(&sdp, SrtpProfile::AeadAes128Gcm).is_err());
+        let plain = plain_sdp("127.0.0.1:4000".parse().unwrap(), 7);
+        assert_eq!(media_proto(&plain), Some("RTP/AVP"));
+        assert!(answer_crypto(&plain, SDES_SUITE).is_err());
     }
 }
