@@ -510,14 +510,14 @@ mod tests {
     #[test]
     fn sdes_offer_carries_a_key_the_answer_parser_reads_back() {
         let key = CryptoAttribute::generate(1, SDES_SUITE, &mut rand::rng());
-        let sdp = sdes_sdp("127.0.0.1:4000".parse().unwrap(), 7, &key);
+        let sdp = sdes_sdp("127.0.0.1:4000".parse::<std::net::SocketAddr>().unwrap(), 7, &key);
         assert_eq!(media_proto(&sdp), Some("RTP/SAVP"));
-        assert_eq!(media_addr(&sdp).unwrap(), "127.0.0.1:4000".parse().unwrap());
+        assert_eq!(media_addr(&sdp).unwrap(), "127.0.0.1:4000".parse::<std::net::SocketAddr>().unwrap());
         let back = answer_crypto(&sdp, SDES_SUITE).unwrap();
         assert_eq!(back.master_key(), key.master_key());
         assert_eq!(back.master_salt(), key.master_salt());
         assert!(answer_crypto(&sdp, SrtpProfile::AeadAes128Gcm).is_err());
-        let plain = plain_sdp("127.0.0.1:4000".parse().unwrap(), 7);
+        let plain = plain_sdp("127.0.0.1:4000".parse::<std::net::SocketAddr>().unwrap(), 7);
         assert_eq!(media_proto(&plain), Some("RTP/AVP"));
         assert!(answer_crypto(&plain, SDES_SUITE).is_err());
     }
