@@ -128,6 +128,7 @@ fn main() -> ExitCode {
         cfg.port_min,
         cfg.port_max,
         Some(cert.clone()),
+        std::time::Duration::from_micros(u64::from(cfg.wakeup_batch_us)),
     ) {
         Ok(m) => m,
         Err(e) => {

@@ -510,9 +510,16 @@ mod tests {
     #[test]
     fn sdes_offer_carries_a_key_the_answer_parser_reads_back() {
         let key = CryptoAttribute::generate(1, SDES_SUITE, &mut rand::rng());
-        let sdp = sdes_sdp("127.0.0.1:4000".parse::<std::net::SocketAddr>().unwrap(), 7, &key);
+        let sdp = sdes_sdp(
+            "127.0.0.1:4000".parse::<std::net::SocketAddr>().unwrap(),
+            7,
+            &key,
+        );
         assert_eq!(media_proto(&sdp), Some("RTP/SAVP"));
-        assert_eq!(media_addr(&sdp).unwrap(), "127.0.0.1:4000".parse::<std::net::SocketAddr>().unwrap());
+        assert_eq!(
+            media_addr(&sdp).unwrap(),
+            "127.0.0.1:4000".parse::<std::net::SocketAddr>().unwrap()
+        );
         let back = answer_crypto(&sdp, SDES_SUITE).unwrap();
         assert_eq!(back.master_key(), key.master_key());
         assert_eq!(back.master_salt(), key.master_salt());

@@ -91,6 +91,11 @@ pub struct Config {
     pub pidfile: Option<PathBuf>,
     /// Media worker threads (0 = one per core).
     pub num_threads: usize,
+    /// `--wakeup-batch-us`: after a wake-up that handled packets, a media worker waits this
+    /// many microseconds before it polls again, so that each wake-up handles a batch (fewer
+    /// wake-ups per packet, at most this much added latency). Only a wake-up that found more
+    /// than one socket ready counts as busy. Default 200; 0 turns it off.
+    pub wakeup_batch_us: u32,
     /// `--recording-dir`: call recording is on when set (see `recording`).
     pub recording_dir: Option<PathBuf>,
     /// `--recording-method` (`pcap`/`proc`), kept as given.
@@ -131,6 +136,7 @@ impl Default for Config {
             endpoint_learning: EndpointLearning::Delayed,
             pidfile: None,
             num_threads: 0,
+            wakeup_batch_us: 200,
             recording_dir: None,
             recording_method: None,
             recording_format: None,
@@ -498,6 +504,12 @@ fn build(
             }
             // rtpengine: zero or negative means "one per core".
             ("num-threads", Value::Int(n)) => cfg.num_threads = usize::try_from(*n).unwrap_or(0),
+            ("wakeup-batch-us", Value::Int(n)) => {
+                cfg.wakeup_batch_us = u32::try_from(*n)
+                    .ok()
+                    .filter(|n| *n <= 10_000)
+                    .ok_or_else(|| invalid(spec, &n.to_string(), "0 to 10000 microseconds"))?;
+            }
             ("recording-dir", Value::Str(s)) => {
                 cfg.recording_dir = (!s.is_empty()).then(|| PathBuf::from(s));
             }

@@ -141,6 +141,8 @@ pub(crate) static OPTIONS: &[OptSpec] = &[
     ign("log-format", None, Str),
     ign("xmlrpc-format", Some('x'), Int),
     imp("num-threads", None, Int),
+    // rtpbridge's own: media workers wait this long after a busy wake-up before the next one.
+    imp("wakeup-batch-us", None, Int),
     ign("media-num-threads", None, Int),
     imp("delete-delay", Some('d'), Int),
     ign("sip-source", None, Flag),
@@ -290,6 +292,11 @@ const IMPLEMENTED_HELP: &[(&str, &str, &str)] = &[
         "media worker threads (default: one per core)",
     ),
     (
+        "wakeup-batch-us",
+        "USECS",
+        "rtpbridge only: a busy media worker gathers packets this long between wake-ups (default 200, 0 = off)",
+    ),
+    (
         "recording-dir",
         "DIR",
         "spool directory for call recordings (pcaps/, metadata/, tmp/)",
@@ -383,8 +390,9 @@ mod tests {
             assert!(seen.insert(o.long), "duplicate --{}", o.long);
             assert!(!o.long.is_empty() && !o.long.contains('='), "{}", o.long);
         }
-        // rtpengine 10.5's `--help` lists 141 options besides `--help` itself.
-        assert_eq!(OPTIONS.len(), 141);
+        // rtpengine 10.5's `--help` lists 141 options besides `--help` itself; rtpbridge adds
+        // --wakeup-batch-us.
+        assert_eq!(OPTIONS.len(), 142);
     }
 
     #[test]

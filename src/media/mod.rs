@@ -63,6 +63,7 @@ impl MediaPlane {
         port_min: u16,
         port_max: u16,
         cert: Option<crate::dtls::dtls::DtlsCert>,
+        wakeup_batch: std::time::Duration,
     ) -> io::Result<MediaPlane> {
         let n = if threads == 0 {
             std::thread::available_parallelism()
@@ -75,7 +76,9 @@ impl MediaPlane {
         for i in 0..n {
             let (tx, rx) = crossbeam_channel::unbounded();
             let counters = Arc::new(WorkerCounters::default());
-            let (w, waker) = Worker::new(rx, counters.clone(), (port_min, port_max), cert.clone())?;
+            let (mut w, waker) =
+                Worker::new(rx, counters.clone(), (port_min, port_max), cert.clone())?;
+            w.set_wakeup_batch(wakeup_batch);
             let thread = std::thread::Builder::new()
                 .name(format!("media-{i}"))
                 .spawn(move || w.run())?;

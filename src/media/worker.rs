@@ -217,6 +217,8 @@ pub struct Worker {
     /// ICE/DTLS deadlines: (when, slab index, leg id). Entries go stale when a leg's deadline
     /// moves; the leg's own `timer` says which one counts.
     timers: BinaryHeap<Reverse<(Instant, usize, LegId)>>,
+    /// Pause after a wake-up that handled packets (`--wakeup-batch-us`).
+    wakeup_batch: std::time::Duration,
 }
 
 /// Sockets per leg at most: RTP and RTCP on the leg's own address, and on up to
@@ -254,6 +256,7 @@ impl Worker {
                 buf: vec![0u8; RECV_BUF],
                 cert,
                 timers: BinaryHeap::new(),
+                wakeup_batch: std::time::Duration::ZERO,
             },
             waker,
         ))
@@ -262,7 +265,12 @@ impl Worker {
     /// Runs until [`WorkerCmd::Shutdown`] or the control plane goes away.
     pub fn run(mut self) {
         let mut events = Events::with_capacity(1024);
+        let mut busy = false;
         loop {
+            if busy && !self.wakeup_batch.is_zero() {
+                // Batched wake-ups: let packets gather so the next round handles many.
+                std::thread::sleep(self.wakeup_batch);
+            }
             let timeout = self
                 .timers
                 .peek()
@@ -284,6 +292,12 @@ impl Worker {
             if !self.handle_commands() {
                 return;
             }
+            // Busy: more than one socket was ready. A lone packet (light load) is not held back.
+            busy = events
+                .iter()
+                .filter(|e| e.token() != WAKER)
+                .nth(1)
+                .is_some();
             for ev in events.iter() {
                 if ev.token() == WAKER {
                     continue;
@@ -461,6 +475,11 @@ impl Worker {
             }
         }
         self.flush_web(idx);
+    }
+
+    /// See `--wakeup-batch-us`.
+    pub fn set_wakeup_batch(&mut self, d: std::time::Duration) {
+        self.wakeup_batch = d;
     }
 
     /// Applies one command now, without the worker's thread (benches and tests drive a worker
