@@ -1,38 +1,54 @@
 #!/bin/sh
-# Compares rtpbridge, rtpengine (user space, --table=-1) and the floor relay under the same
-# load: each server pinned to one core (SERVER_CPU), the bench to another (BENCH_CPU), the
-# targets measured alternately (A B C A B C ...). Needs release builds:
+# Compares rtpbridge (with and without wake-up batching), Debian's rtpengine (user space,
+# --table=-1) and the two no-logic floor relays (epoll, io_uring) under the same load: each
+# server with one media thread pinned to SERVER_CPU and SCHED_FIFO 20, the bench pinned to
+# BENCH_CPU with SCHED_FIFO 20 (--rt), targets measured alternately (A B C D E A B ...).
+# Port ranges stay below the kernel's ephemeral range (32768-60999), where the bench's own
+# sockets live. Needs root (chrt) and release builds:
 #   cargo build --release --bins
-# Usage: scripts/bench-compare.sh [CALLS] [ROUNDS] [DURATION]   e.g. 200,500 2 10
+# Usage: scripts/bench-compare.sh [CALLS] [ROUNDS] [DURATION]   e.g. 500,1000 2 8
 set -eu
-CALLS=${1:-200,500}
+CALLS=${1:-500,1000}
 ROUNDS=${2:-2}
-DURATION=${3:-10}
+DURATION=${3:-8}
 T=${CARGO_TARGET_DIR:-target}/release
 RTPENGINE=${RTPENGINE:-/usr/bin/rtpengine}
 SERVER_CPU=${SERVER_CPU:-1}
 BENCH_CPU=${BENCH_CPU:-0}
 LOGDIR=$(mktemp -d)
+PIDS=""
 
-taskset -c "$SERVER_CPU" "$T/rtpbridge" --config-file=none -f -i 127.0.0.1 -n 127.0.0.1:22301 \
-    -m 10000 -M 19999 --num-threads=1 >"$LOGDIR/rtpbridge.log" 2>&1 &
-RB=$!
-taskset -c "$SERVER_CPU" "$RTPENGINE" --config-file=none --table=-1 -f -i 127.0.0.1 -n 127.0.0.1:22302 \
-    -m 20000 -M 29999 --num-threads=1 >"$LOGDIR/rtpengine.log" 2>&1 &
-RE=$!
-taskset -c "$SERVER_CPU" "$T/rtpbridge-bench" floor --ng 127.0.0.1:22303 --ports 30000-32000 \
-    >"$LOGDIR/floor.log" 2>&1 &
-FL=$!
-trap 'kill $RB $RE $FL 2>/dev/null || true' EXIT INT TERM
-sleep 2
+start() {
+    name=$1
+    shift
+    taskset -c "$SERVER_CPU" "$@" >"$LOGDIR/$name.log" 2>&1 &
+    pid=$!
+    PIDS="$PIDS $pid"
+    sleep 0.3
+    chrt -a -f -p 20 "$pid" >/dev/null
+    echo "$pid"
+}
+trap 'kill $PIDS 2>/dev/null || true' EXIT INT TERM
 
-echo "# $(date -u) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg); logs in $LOGDIR"
-taskset -c "$BENCH_CPU" "$T/rtpbridge-bench" run --calls "$CALLS" --rounds "$ROUNDS" \
-    --duration "$DURATION" --warmup 2 \
-    --targets rtpbridge=127.0.0.1:22301,pid=$RB rtpengine=127.0.0.1:22302,pid=$RE \
-    floor=127.0.0.1:22303,pid=$FL
-for t in rtpbridge=22301,$RB rtpengine=22302,$RE floor=22303,$FL; do
+RB0=$(start rtpbridge-nobatch "$T/rtpbridge" --config-file=none -f -E -L 3 -i 127.0.0.1 \
+    -n 127.0.0.1:22301 -m 5000 -M 9999 --num-threads=1 --wakeup-batch-us=0)
+RB=$(start rtpbridge "$T/rtpbridge" --config-file=none -f -E -L 3 -i 127.0.0.1 \
+    -n 127.0.0.1:22302 -m 10000 -M 14999 --num-threads=1)
+RE=$(start rtpengine "$RTPENGINE" --config-file=none --foreground --log-stderr -L 3 --table=-1 \
+    --interface=127.0.0.1 --listen-ng=127.0.0.1:22303 --port-min=15000 --port-max=19999 \
+    --num-threads=1)
+FE=$(start floor-epoll "$T/rtpbridge-bench" floor --ng 127.0.0.1:22304 --ports 20000-24999 --io epoll)
+FU=$(start floor-uring "$T/rtpbridge-bench" floor --ng 127.0.0.1:22305 --ports 25000-29999 --io uring)
+PIDS="$PIDS $RB0 $RB $RE $FE $FU"
+sleep 1
+
+"$T/rtpbridge-bench" run --calls "$CALLS" --rounds "$ROUNDS" --duration "$DURATION" \
+    --pin "$BENCH_CPU" --rt 20 \
+    --targets rtpbridge=127.0.0.1:22302,pid=$RB rtpbridge-nobatch=127.0.0.1:22301,pid=$RB0 \
+    rtpengine=127.0.0.1:22303,pid=$RE floor-epoll=127.0.0.1:22304,pid=$FE \
+    floor-uring=127.0.0.1:22305,pid=$FU
+for t in rtpbridge=22302,$RB rtpengine=22303,$RE floor-epoll=22304,$FE; do
     name=${t%%=*}; rest=${t#*=}; port=${rest%%,*}; pid=${rest#*,}
     echo "# control plane: $name"
-    taskset -c "$BENCH_CPU" "$T/rtpbridge-bench" control --ng 127.0.0.1:$port --pid "$pid" --duration 5
+    "$T/rtpbridge-bench" control --ng 127.0.0.1:$port --pid "$pid" --duration 5 --pin "$BENCH_CPU"
 done
