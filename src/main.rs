@@ -116,7 +116,7 @@ fn main() -> ExitCode {
     };
     // One certificate for the daemon's life, as rtpengine does: its fingerprint goes into every
     // SDP that offers or answers DTLS-SRTP.
-    let cert = match rtpbridge::dtls::dtls::DtlsCert::generate(Default::default()) {
+    let cert = match rtpbridge::dtls::dtls::DtlsCert::generate(cfg.dtls_cert_kind()) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("cannot create the DTLS certificate: {e}");

@@ -96,6 +96,9 @@ pub struct Config {
     /// wake-ups per packet, at most this much added latency). Only a wake-up that found more
     /// than one socket ready counts as busy. Default 200; 0 turns it off.
     pub wakeup_batch_us: u32,
+    /// `--dtls-cert-cipher=RSA` (else ECDSA P-256) and `--dtls-rsa-key-size`.
+    pub dtls_cert_rsa: bool,
+    pub dtls_rsa_bits: u32,
     /// `--recording-dir`: call recording is on when set (see `recording`).
     pub recording_dir: Option<PathBuf>,
     /// `--recording-method` (`pcap`/`proc`), kept as given.
@@ -107,6 +110,17 @@ pub struct Config {
     /// One line per accepted-but-unimplemented option, logged at start-up (plus a line per
     /// ignored config file key or stray argument, which rtpengine ignores silently).
     pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// The key type of the daemon's DTLS certificate.
+    pub fn dtls_cert_kind(&self) -> crate::dtls::dtls::CertKind {
+        if self.dtls_cert_rsa {
+            crate::dtls::dtls::CertKind::Rsa(self.dtls_rsa_bits)
+        } else {
+            crate::dtls::dtls::CertKind::EcdsaP256
+        }
+    }
 }
 
 impl Default for Config {
@@ -137,6 +151,8 @@ impl Default for Config {
             pidfile: None,
             num_threads: 0,
             wakeup_batch_us: 200,
+            dtls_cert_rsa: false,
+            dtls_rsa_bits: 2048,
             recording_dir: None,
             recording_method: None,
             recording_format: None,
@@ -504,6 +520,19 @@ fn build(
             }
             // rtpengine: zero or negative means "one per core".
             ("num-threads", Value::Int(n)) => cfg.num_threads = usize::try_from(*n).unwrap_or(0),
+            ("dtls-cert-cipher", Value::Str(s)) => {
+                cfg.dtls_cert_rsa = match s.to_ascii_lowercase().as_str() {
+                    "prime256v1" => false,
+                    "rsa" => true,
+                    _ => return Err(invalid(spec, s, "prime256v1 or RSA")),
+                };
+            }
+            ("dtls-rsa-key-size", Value::Int(n)) => {
+                cfg.dtls_rsa_bits = u32::try_from(*n)
+                    .ok()
+                    .filter(|b| (1024..=8192).contains(b))
+                    .ok_or_else(|| invalid(spec, &n.to_string(), "1024 to 8192 bits"))?;
+            }
             ("wakeup-batch-us", Value::Int(n)) => {
                 cfg.wakeup_batch_us = u32::try_from(*n)
                     .ok()
@@ -761,6 +790,15 @@ mod tests {
                 c.pidfile == Some(PathBuf::from("/run/y.pid"))
             }),
             (&["--num-threads=4"], |c| c.num_threads == 4),
+            (&["--wakeup-batch-us=0"], |c| c.wakeup_batch_us == 0),
+            (&[], |c| c.wakeup_batch_us == 200 && !c.dtls_cert_rsa),
+            (
+                &["--dtls-rsa-key-size=4096", "--dtls-cert-cipher=RSA"],
+                |c| c.dtls_cert_kind() == crate::dtls::dtls::CertKind::Rsa(4096),
+            ),
+            (&["--dtls-cert-cipher=prime256v1"], |c| {
+                c.dtls_cert_kind() == crate::dtls::dtls::CertKind::EcdsaP256
+            }),
             (&["--num-threads=0"], |c| c.num_threads == 0),
             (&["--num-threads=-2"], |c| c.num_threads == 0),
             (&["-L", "3", "-L", "5"], |c| c.log_level == 5),
@@ -1028,6 +1066,18 @@ mod tests {
                 }),
             ),
             (&["--table=abc"], Box::new(invalid_for("table"))),
+            (
+                &["--dtls-cert-cipher=DSA"],
+                Box::new(invalid_for("dtls-cert-cipher")),
+            ),
+            (
+                &["--dtls-rsa-key-size=100"],
+                Box::new(invalid_for("dtls-rsa-key-size")),
+            ),
+            (
+                &["--wakeup-batch-us=99999"],
+                Box::new(invalid_for("wakeup-batch-us")),
+            ),
             (&["--table="], Box::new(invalid_for("table"))),
             (&["-t=-1"], Box::new(invalid_for("table"))),
             (&["--table=99999999999"], Box::new(invalid_for("table"))),

@@ -175,8 +175,8 @@ pub(crate) static OPTIONS: &[OptSpec] = &[
     ign("jb-clock-drift", None, Flag),
     ign("debug-srtp", None, Flag),
     ign("reject-invalid-sdp", None, Flag),
-    ign("dtls-rsa-key-size", None, Int),
-    ign("dtls-cert-cipher", None, Str),
+    imp("dtls-rsa-key-size", None, Int),
+    imp("dtls-cert-cipher", None, Str),
     ign("dtls-mtu", None, Int),
     ign("dtls-ciphers", None, Str),
     ign("dtls-signature", None, Str),
@@ -295,6 +295,16 @@ const IMPLEMENTED_HELP: &[(&str, &str, &str)] = &[
         "wakeup-batch-us",
         "USECS",
         "rtpbridge only: a busy media worker gathers packets this long between wake-ups (default 200, 0 = off)",
+    ),
+    (
+        "dtls-cert-cipher",
+        "prime256v1|RSA",
+        "key type of the DTLS certificate (default prime256v1)",
+    ),
+    (
+        "dtls-rsa-key-size",
+        "BITS",
+        "RSA key size with --dtls-cert-cipher=RSA (default 2048)",
     ),
     (
         "recording-dir",
