@@ -219,24 +219,34 @@ pub fn rewrite_for(
     })
 }
 
-/// Where our host candidates are, in interface order: (local preference index, SDP address,
-/// RTP port).
+/// Where our host candidates are: the leg's own address first (local preference index 0),
+/// then the other interfaces in configuration order, as rtpengine lists them: (index, SDP
+/// address, RTP port).
 fn candidate_addresses(
     leg: &crate::media::LegHandle,
     our_sdp_addr: IpAddr,
     interfaces: &[crate::config::Interface],
 ) -> Vec<(u32, IpAddr, u16)> {
-    let mut v: Vec<(u32, IpAddr, u16)> = std::iter::once((leg.address, leg.port))
-        .chain(leg.extra.iter().copied())
-        .map(
-            |(bind, port)| match interfaces.iter().position(|i| i.address == bind) {
-                Some(i) => (i as u32, interfaces[i].sdp_address(), port),
-                None => (0, our_sdp_addr, port),
-            },
-        )
+    let sdp_of = |bind: IpAddr| {
+        interfaces
+            .iter()
+            .find(|i| i.address == bind)
+            .map_or(our_sdp_addr, |i| i.sdp_address())
+    };
+    let mut extra: Vec<(usize, IpAddr, u16)> = leg
+        .extra
+        .iter()
+        .map(|&(bind, port)| {
+            let pos = interfaces.iter().position(|i| i.address == bind);
+            (pos.unwrap_or(usize::MAX), sdp_of(bind), port)
+        })
         .collect();
-    v.sort_by_key(|c| c.0);
-    v
+    extra.sort_by_key(|c| c.0);
+    std::iter::once((sdp_of(leg.address), leg.port))
+        .chain(extra.into_iter().map(|(_, a, p)| (a, p)))
+        .enumerate()
+        .map(|(i, (a, p))| (i as u32, a, p))
+        .collect()
 }
 
 /// With loop-protect: whether this SDP already went through us (it carries our marker), in
