@@ -93,8 +93,10 @@ fn no_injection_no_bleed_and_handover_within_ten_packets() {
 }
 
 /// The same scenarios against Debian's rtpengine 10.5, if installed: the bench must see its
-/// ES2025-01 exposure (bleed in `delayed`, injection without strict-source), and the DTLS
-/// victim must complete its handshake with it.
+/// ES2025-01 exposure (bleed in `delayed`, injection without strict-source) and its ES2023-03
+/// exposure (a stranger's ClientHello that arrives first takes the handshake, and the DTLS
+/// victim never gets its media through), while the DTLS victim does complete its handshake
+/// with it when the hellos come after (dtls-flood).
 #[test]
 fn bench_detects_rtpengine_exposure() {
     let path = PathBuf::from("/usr/bin/rtpengine");
@@ -103,7 +105,11 @@ fn bench_detects_rtpengine_exposure() {
         return;
     }
     let cfg = MatrixConfig {
-        scenarios: vec![Scenario::RtpInject, Scenario::DtlsHelloNull],
+        scenarios: vec![
+            Scenario::RtpInject,
+            Scenario::DtlsHelloNull,
+            Scenario::DtlsFlood,
+        ],
         modes: vec![EndpointLearning::Immediate, EndpointLearning::Delayed],
         strict: vec![false],
         ports: ports(1),
@@ -125,8 +131,13 @@ fn bench_detects_rtpengine_exposure() {
         .expect("cell");
     assert!(inject_delayed.bled > 0, "{table}");
     for m in [EndpointLearning::Immediate, EndpointLearning::Delayed] {
-        let dtls = r.get(Scenario::DtlsHelloNull, m, false).expect("cell");
-        assert!(dtls.call_up && dtls.error.is_none(), "{table}");
+        let hijacked = r.get(Scenario::DtlsHelloNull, m, false).expect("cell");
+        assert!(
+            hijacked.error.is_none() && !hijacked.call_up && !hijacked.call_kept,
+            "{table}"
+        );
+        let flood = r.get(Scenario::DtlsFlood, m, false).expect("cell");
+        assert!(flood.call_up && flood.error.is_none(), "{table}");
     }
 }
 

@@ -198,6 +198,8 @@ pub struct Outcome {
 pub const NOTE_OLD_ADDRESS: &str =
     "handover: the relay still sent B's packets to A's old address after the move (count)";
 pub const NOTE_NEVER_UP: &str = "media never flowed both ways: the race was lost for good";
+pub const NOTE_DTLS_LOST: &str =
+    "the DTLS victim's handshake never completed: the attacker's ClientHello, sent first, took it";
 pub const NOTE_ATTACKER_OTHER: &str =
     "the attacker received datagrams that are not victim media: relay replies, or its own packets reflected (count)";
 pub const NOTE_ICE: &str = "victim A answered the relay's ICE checks (count)";
@@ -584,14 +586,17 @@ impl<'c> Run<'c> {
         let mut events = Events::with_capacity(64);
         let mut out: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
         let mut error = None;
-        // A DTLS victim starts its handshake at once; the hello scenarios also race it.
-        self.flush_dtls(start, &mut out);
-        if matches!(
+        // The hello scenarios' attacker goes first: its hello reaches the relay before the DTLS
+        // victim's, and it keeps on while the victim's handshake runs (every tick of the
+        // up phase), as a steady sprayer does. rtp-race probes first too.
+        let races = matches!(
             self.scenario,
             Scenario::DtlsHelloNull | Scenario::DtlsHelloValid | Scenario::RtpRace
-        ) {
+        );
+        if races {
             self.attack(0);
         }
+        self.flush_dtls(start, &mut out);
         loop {
             let now = Instant::now();
             if now >= next_tick {
@@ -609,16 +614,17 @@ impl<'c> Run<'c> {
                                 Phase::Attack(0)
                             }
                         } else if now.duration_since(start) > t.up_timeout {
-                            if self.scenario != Scenario::RtpRace {
+                            if !races {
                                 error = Some(self.why_not_up());
                                 break;
                             }
-                            // The race was lost for good: measure what the attacker got.
+                            // The race was lost for good (the attacker's probes were learned,
+                            // or its hello took the handshake): measure what it got.
                             self.never_up = true;
                             self.after_from = [self.victims[A].sent, self.victims[B].sent];
                             Phase::After(0)
                         } else {
-                            if self.scenario == Scenario::RtpRace {
+                            if races {
                                 self.attack(0);
                             }
                             Phase::Up
@@ -874,7 +880,18 @@ impl<'c> Run<'c> {
             }
         }
         if self.never_up {
-            o.notes.push((NOTE_NEVER_UP, 1));
+            let dtls_lost = self.victims[B]
+                .dtls
+                .as_ref()
+                .is_some_and(|d| !d.connected());
+            o.notes.push((
+                if dtls_lost {
+                    NOTE_DTLS_LOST
+                } else {
+                    NOTE_NEVER_UP
+                },
+                1,
+            ));
         }
         if self.atk_replies > 0 {
             o.notes.push((NOTE_ATTACKER_OTHER, self.atk_replies));
