@@ -47,14 +47,24 @@
 //! Without the `rtcp-mux` flags above, Chrome refuses rtpengine's SDP in both directions: "The m=
 //! section with mid='0' is invalid. RTCP-MUX is not enabled when it is required."
 //!
+//! ES2023-03 (`sprayed_client_hellos_*`): from the moment the relay's SDP for the browser is
+//! known, a stranger sprays the advisory's NULL-cipher ClientHello and a valid one at the
+//! relay's browser-facing port (every 5 ms, from 127.0.0.66-70 and another port on 127.0.0.1)
+//! until the call ends. 20 calls in a row per DTLS role of the relay, browser offering and
+//! answering in turn, on one daemon and in one browser; every call must pass the criteria above
+//! and rtpbridge must count the hellos in `statistics` -> `dtlssourcerejected`. rtpbridge: 20/20
+//! in both roles. rtpengine 10.5.3.5 (the cases it passes unsprayed): 0/20 in both roles, ICE
+//! connects and DTLS stays `connecting`. docs/attack-matrix.md has the attack bench's view.
+//!
 //! Set `RTPBRIDGE_TEST_VERBOSE=1` (with `--nocapture`) to print the full report of passing calls
 //! too; a failing call always prints it: the page's report and log, the NG requests, every SDP
 //! exchanged, Chromium's stderr and the daemon's log tail.
 //!
 //! Chromium is the Debian package `chromium` (`RTPBRIDGE_TEST_CHROMIUM` overrides the path); it
 //! runs as root here, hence `--no-sandbox`. A missing browser fails the test, it is not skipped.
-//! Each case has its own ports, HTTP server and browser profile directory; the browser's whole
-//! process group is killed and the profile removed on every path, panics included.
+//! Each case has its own ports, HTTP server and browser profile directory (a spray series shares
+//! one browser, see [`BrowserSession`]); the browser's whole process group is killed and the
+//! profile removed on every path, panics included.
 
 mod common;
 
