@@ -47,14 +47,24 @@
 //! Without the `rtcp-mux` flags above, Chrome refuses rtpengine's SDP in both directions: "The m=
 //! section with mid='0' is invalid. RTCP-MUX is not enabled when it is required."
 //!
+//! ES2023-03 (`sprayed_client_hellos_*`): from the moment the relay's SDP for the browser is
+//! known, a stranger sprays the advisory's NULL-cipher ClientHello and a valid one at the
+//! relay's browser-facing port (every 5 ms, from 127.0.0.66-70 and another port on 127.0.0.1)
+//! until the call ends. 20 calls in a row per DTLS role of the relay, browser offering and
+//! answering in turn, on one daemon and in one browser; every call must pass the criteria above
+//! and rtpbridge must count the hellos in `statistics` -> `dtlssourcerejected`. rtpbridge: 20/20
+//! in both roles. rtpengine 10.5.3.5 (the cases it passes unsprayed): 0/20 in both roles, ICE
+//! connects and DTLS stays `connecting`. docs/attack-matrix.md has the attack bench's view.
+//!
 //! Set `RTPBRIDGE_TEST_VERBOSE=1` (with `--nocapture`) to print the full report of passing calls
 //! too; a failing call always prints it: the page's report and log, the NG requests, every SDP
 //! exchanged, Chromium's stderr and the daemon's log tail.
 //!
 //! Chromium is the Debian package `chromium` (`RTPBRIDGE_TEST_CHROMIUM` overrides the path); it
 //! runs as root here, hence `--no-sandbox`. A missing browser fails the test, it is not skipped.
-//! Each case has its own ports, HTTP server and browser profile directory; the browser's whole
-//! process group is killed and the profile removed on every path, panics included.
+//! Each case has its own ports, HTTP server and browser profile directory (a spray series shares
+//! one browser, see [`BrowserSession`]); the browser's whole process group is killed and the
+//! profile removed on every path, panics included.
 
 mod common;
 
@@ -70,6 +80,7 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{get, get_str, list, s, NgClient, Value};
+use rtpbridge::attack::spray::{HelloSpray, LOOPBACK_SOURCES};
 
 const PAGE_HTML: &str = include_str!("fixtures/webrtc/call.html");
 const PAGE_JS: &str = include_str!("fixtures/webrtc/call.js");
@@ -118,15 +129,18 @@ struct CallOpts {
     direction: Direction,
     bundle: Bundle,
     relay_role: Role,
+    /// A stranger sprays ClientHellos at the relay's browser-facing port (see [`SPRAY_EVERY`]).
+    spray: bool,
 }
 
 impl CallOpts {
     fn label(&self) -> String {
         format!(
-            "{:?}-{}-relay-dtls-{:?}",
+            "{:?}-{}-relay-dtls-{:?}{}",
             self.direction,
             self.bundle.policy(),
-            self.relay_role
+            self.relay_role,
+            if self.spray { "-sprayed" } else { "" }
         )
         .to_lowercase()
     }
@@ -189,9 +203,27 @@ struct Report {
     errors: Vec<String>,
     /// Daemon log tail, filled in by the test that owns the daemon.
     daemon_log: Vec<String>,
+    /// ClientHellos the stranger sprayed at the relay (0 without `spray`).
+    sprayed: u64,
+    /// How much the daemon's [`DTLS_COUNTERS`] grew during a sprayed call (`None`: no such
+    /// counters, as in rtpengine).
+    dtls_counted: Option<[i64; 3]>,
 }
 
 impl Report {
+    /// How much the daemon's DTLS counters grew, as text.
+    fn counted(&self) -> String {
+        match self.dtls_counted {
+            Some(c) => DTLS_COUNTERS
+                .iter()
+                .zip(c)
+                .map(|(n, d)| format!("{n} +{d}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => "nothing (no DTLS counters)".into(),
+        }
+    }
+
     fn page_str(&self, key: &str) -> Option<&str> {
         self.page.as_ref()?.get(key)?.as_str()
     }
@@ -234,6 +266,9 @@ impl Report {
         if energy <= 0.0 {
             f.push(format!("browser totalAudioEnergy is {energy}, want > 0"));
         }
+        if opts.spray && self.sprayed == 0 {
+            f.push("the spray sent nothing".into());
+        }
         if self.endpoint_received <= 100 {
             f.push(format!(
                 "endpoint received {} RTP packets from the browser, want > 100",
@@ -273,6 +308,14 @@ impl fmt::Display for Report {
             "endpoint: received {} RTP (payload types {:?}), sent {}",
             self.endpoint_received, self.endpoint_payload_types, self.endpoint_sent
         )?;
+        if self.sprayed > 0 {
+            writeln!(
+                f,
+                "spray: {} ClientHellos; the daemon counted {}",
+                self.sprayed,
+                self.counted()
+            )?;
+        }
         for e in &self.errors {
             writeln!(f, "driver error: {e}")?;
         }
@@ -468,6 +511,41 @@ fn media_dest(sdp: &str) -> Option<SocketAddr> {
         .find_map(|l| l.trim_end().strip_prefix("c=IN IP4 "))?;
     let port = common::media_port(sdp);
     format!("{ip}:{port}").parse().ok()
+}
+
+// ------------------------------------------------------------------------------------------
+// The stranger spraying ClientHellos.
+// ------------------------------------------------------------------------------------------
+
+/// One ClientHello every this long: the advisory's NULL-cipher one and a valid one, from each
+/// of [`LOOPBACK_SOURCES`] in turn (other loopback addresses, and another port on the
+/// browser's and the relay's own address; none of them ICE-checked). See [`HelloSpray`].
+const SPRAY_EVERY: Duration = Duration::from_millis(5);
+
+/// Starts the spray at the media address of `sdp` (the SDP the browser gets).
+fn start_spray(sdp: &str, slot: &mut Option<HelloSpray>) -> Result<(), String> {
+    let to = media_dest(sdp).ok_or("no c=/m= destination in the browser's SDP to spray at")?;
+    let spray = HelloSpray::start(&LOOPBACK_SOURCES, to, SPRAY_EVERY)
+        .map_err(|e| format!("cannot start the spray: {e}"))?;
+    *slot = Some(spray);
+    Ok(())
+}
+
+/// The DTLS counters of the daemon's `statistics` -> `mediastatistics`, in this order.
+const DTLS_COUNTERS: [&str; 3] = ["dtlsreceived", "dtlssourcerejected", "dtlsrejected"];
+
+/// The daemon's [`DTLS_COUNTERS`] (`None` if it has none, as rtpengine).
+fn dtls_counters(ng: &NgClient) -> Option<[i64; 3]> {
+    let r = ng.try_request(&[("command", s("statistics"))]).ok()?;
+    let media = get(get(&r, "statistics")?, "mediastatistics")?;
+    let mut out = [0; 3];
+    for (o, name) in out.iter_mut().zip(DTLS_COUNTERS) {
+        match get(media, name)? {
+            Value::Int(i) => *o = *i,
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -697,6 +775,172 @@ impl Drop for Browser {
     }
 }
 
+/// How long a page that finished its call may take to ask for the next one before its
+/// browser is replaced by a fresh one.
+const HANDOFF_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One Chromium for a series of calls. Each call's page, once it has reported, asks this
+/// session's control server (`GET /next`, cross-origin, so the reply allows any origin) where
+/// to go next and navigates there, which also ends its peer connection; the next call's page
+/// thus loads in the same browser without a new launch (about 2 s each on this machine). A
+/// page that does not ask in time gets a fresh browser instead.
+struct BrowserSession {
+    browser: Option<Browser>,
+    ctl: ControlServer,
+    /// Lines of the browser's stderr before the current call.
+    stderr_mark: usize,
+}
+
+impl BrowserSession {
+    fn new() -> BrowserSession {
+        BrowserSession {
+            browser: None,
+            ctl: ControlServer::start(),
+            stderr_mark: 0,
+        }
+    }
+
+    /// The query parameter that makes a page ask this session for its successor.
+    fn next_param(&self) -> String {
+        format!("&next=http://{}", self.ctl.addr)
+    }
+
+    /// Shows `url` in the session's browser: hands it to the waiting page, or launches a
+    /// browser with it.
+    fn open(&mut self, url: &str) {
+        if self.browser.is_some() && self.ctl.hand_off(url, HANDOFF_TIMEOUT) {
+            self.stderr_mark = self
+                .browser
+                .as_ref()
+                .map_or(0, |b| b.stderr.lock().unwrap().len());
+            return;
+        }
+        self.browser = None; // kills the old one first
+        self.browser = Some(Browser::launch(url));
+        self.stderr_mark = 0;
+    }
+
+    /// The browser's stderr since the current call's page was opened.
+    fn stderr_since_open(&self) -> Vec<String> {
+        self.browser.as_ref().map_or_else(Vec::new, |b| {
+            let l = b.stderr.lock().unwrap();
+            l[self.stderr_mark.min(l.len())..].to_vec()
+        })
+    }
+}
+
+/// The URL waiting for a page, and whether the control server is stopping.
+type Slot = Arc<(Mutex<(Option<String>, bool)>, Condvar)>;
+
+/// The control server of a [`BrowserSession`]: answers a page's `GET /next` with the URL the
+/// driver hands off, waiting for it while the driver is between calls.
+struct ControlServer {
+    addr: SocketAddr,
+    slot: Slot,
+    /// A page took a URL.
+    taken: mpsc::Receiver<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ControlServer {
+    fn start() -> ControlServer {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind control server");
+        let addr = listener.local_addr().expect("control server addr");
+        let slot: Slot = Arc::new((Mutex::new((None, false)), Condvar::new()));
+        let (taken_tx, taken) = mpsc::channel();
+        let sl = slot.clone();
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if sl.0.lock().unwrap().1 {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let (sl, tx) = (sl.clone(), taken_tx.clone());
+                std::thread::spawn(move || {
+                    let _ = serve_next(conn, &sl, &tx);
+                });
+            }
+        });
+        ControlServer {
+            addr,
+            slot,
+            taken,
+            thread: Some(thread),
+        }
+    }
+
+    /// Offers `url` to the page waiting for its successor; true if a page took it within
+    /// `timeout` (else the offer is withdrawn).
+    fn hand_off(&self, url: &str, timeout: Duration) -> bool {
+        while self.taken.try_recv().is_ok() {}
+        let (lock, cv) = &*self.slot;
+        lock.lock().unwrap().0 = Some(url.to_string());
+        cv.notify_all();
+        if self.taken.recv_timeout(timeout).is_ok() {
+            return true;
+        }
+        // Withdraw it, unless a page took it just now.
+        lock.lock().unwrap().0.take().is_none()
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.slot;
+        lock.lock().unwrap().1 = true;
+        cv.notify_all();
+        let _ = TcpStream::connect(self.addr); // wakes the accept loop
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Answers one request to the control server: `GET /next` waits (a bounded time) for the URL
+/// the driver hands off.
+fn serve_next(
+    conn: TcpStream,
+    slot: &(Mutex<(Option<String>, bool)>, Condvar),
+    taken: &mpsc::Sender<()>,
+) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
+            break;
+        }
+    }
+    let (status, body) = if request_line.starts_with("GET /next ") {
+        let (lock, cv) = slot;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut g = lock.lock().unwrap();
+        loop {
+            if let Some(url) = g.0.take() {
+                let _ = taken.send(());
+                break (200, url);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if g.1 || left.is_zero() {
+                break (204, String::new());
+            }
+            g = cv.wait_timeout(g, left).unwrap().0;
+        }
+    } else {
+        (404, String::new())
+    };
+    let mut conn = conn;
+    write!(
+        conn,
+        "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
+         Access-Control-Allow-Origin: *\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    conn.flush()
+}
+
 // ------------------------------------------------------------------------------------------
 // The call driver.
 // ------------------------------------------------------------------------------------------
@@ -824,9 +1068,10 @@ fn next_signal(
     }
 }
 
-/// Runs one browser call through the NG daemon at `ng` and reports what happened. Never panics
-/// on what the browser or the daemon do: everything goes into the report.
-fn run_call(ng: SocketAddr, opts: CallOpts) -> Report {
+/// Runs one browser call through the NG daemon at `ng`, in `session`'s browser, and reports
+/// what happened. Never panics on what the browser or the daemon do: everything goes into the
+/// report.
+fn run_call(ng: SocketAddr, opts: CallOpts, session: &mut BrowserSession) -> Report {
     let label = opts.label();
     let mut report = Report {
         opts_label: label.clone(),
@@ -844,8 +1089,8 @@ fn run_call(ng: SocketAddr, opts: CallOpts) -> Report {
             Direction::Reverse => "reverse",
         },
         PAGE_DEADLINE.as_millis()
-    );
-    let browser = Browser::launch(&url);
+    ) + &session.next_param();
+    session.open(&url);
     // The page reports by its own deadline (counted from its start, a moment after launch).
     let call_deadline = Instant::now() + PAGE_DEADLINE + Duration::from_secs(8);
     let nanos = SystemTime::now()
@@ -858,7 +1103,13 @@ fn run_call(ng: SocketAddr, opts: CallOpts) -> Report {
         report: &mut report,
     };
 
-    let signalled = signal(&opts, &endpoint, &events, &mut proxy);
+    let counted_before = if opts.spray {
+        dtls_counters(&proxy.ng)
+    } else {
+        None
+    };
+    let mut sprayer = None;
+    let signalled = signal(&opts, &endpoint, &events, &mut proxy, &mut sprayer);
     if let Err(e) = signalled {
         proxy.report.errors.push(e);
     }
@@ -890,24 +1141,32 @@ fn run_call(ng: SocketAddr, opts: CallOpts) -> Report {
     if endpoint.received.load(Ordering::Relaxed) > 0 {
         let _ = endpoint.enough.recv_timeout(Duration::from_secs(5));
     }
-    let _ = proxy.request("delete", None, &[]);
+    if let Some(sp) = sprayer.take() {
+        proxy.report.sprayed = sp.finish();
+        proxy.report.dtls_counted = dtls_counters(&proxy.ng)
+            .zip(counted_before)
+            .map(|(after, before)| std::array::from_fn(|i| after[i] - before[i]));
+    }
+    // No delete-delay: a series of calls on one daemon must not run out of ports.
+    let _ = proxy.request("delete", None, &[("delete-delay", Value::Int(0))]);
 
     report.endpoint_received = endpoint.received.load(Ordering::Relaxed);
     report.endpoint_sent = endpoint.sent.load(Ordering::Relaxed);
     report.endpoint_payload_types = endpoint.payload_types.lock().unwrap().clone();
     report.page_log = http.log.lock().unwrap().clone();
-    let stderr = browser.stderr.clone();
-    drop(browser); // before taking its stderr, so nothing more arrives
-    report.browser_stderr = stderr.lock().unwrap().clone();
+    report.browser_stderr = session.stderr_since_open();
     report
 }
 
-/// The offer/answer exchange between the page, the daemon and the endpoint.
+/// The offer/answer exchange between the page, the daemon and the endpoint. With
+/// `opts.spray`, the spray starts as soon as the daemon has produced the browser's SDP (its
+/// answer, or in reverse its offer), before the browser has it.
 fn signal(
     opts: &CallOpts,
     endpoint: &Endpoint,
     events: &mpsc::Receiver<PageEvent>,
     proxy: &mut Proxy<'_>,
+    sprayer: &mut Option<HelloSpray>,
 ) -> Result<(), String> {
     match opts.direction {
         Direction::Forward => {
@@ -924,12 +1183,16 @@ fn signal(
                 let dest = media_dest(&to_endpoint)
                     .ok_or("no c=/m= destination in the offer to the endpoint")?;
                 endpoint.send_to(dest);
-                proxy.rewrite(
+                let answer = proxy.rewrite(
                     "answer",
                     "endpoint answer",
                     &endpoint.sdp(),
                     &opts.ng_towards_browser(),
-                )
+                )?;
+                if opts.spray {
+                    start_spray(&answer, sprayer)?;
+                }
+                Ok(answer)
             })();
             let _ = reply.send(result.clone());
             result.map(|_| ())
@@ -938,12 +1201,19 @@ fn signal(
             let Some((_, reply)) = next_signal(events, "/remote-offer", proxy.report) else {
                 return Ok(());
             };
-            let result = proxy.rewrite(
-                "offer",
-                "endpoint offer",
-                &endpoint.sdp(),
-                &opts.ng_towards_browser(),
-            );
+            let result = proxy
+                .rewrite(
+                    "offer",
+                    "endpoint offer",
+                    &endpoint.sdp(),
+                    &opts.ng_towards_browser(),
+                )
+                .and_then(|offer| {
+                    if opts.spray {
+                        start_spray(&offer, sprayer)?;
+                    }
+                    Ok(offer)
+                });
             let _ = reply.send(result.clone());
             result?;
             let Some((answer, reply)) = next_signal(events, "/answer", proxy.report) else {
@@ -1096,21 +1366,100 @@ fn check(mut report: Report, daemon_log: &Mutex<Vec<String>>, opts: &CallOpts) {
 fn against_rtpbridge(opts: CallOpts) {
     let _slot = BrowserSlot::take();
     let server = common::Server::start(&[]);
-    let report = run_call(server.ng, opts);
+    let report = run_call(server.ng, opts, &mut BrowserSession::new());
     check(report, &server.log, &opts);
 }
 
 fn against_rtpengine(opts: CallOpts) {
     let _slot = BrowserSlot::take();
     let daemon = Rtpengine::start();
-    let report = run_call(daemon.ng, opts);
+    let report = run_call(daemon.ng, opts, &mut BrowserSession::new());
     check(report, &daemon.log, &opts);
+}
+
+/// Calls in a spray series (`RTPBRIDGE_SPRAY_CALLS` overrides).
+const SPRAY_CALLS: usize = 20;
+
+fn spray_calls() -> usize {
+    std::env::var("RTPBRIDGE_SPRAY_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(SPRAY_CALLS)
+}
+
+/// Runs a series of sprayed calls, one after the other, through the daemon at `ng`, cycling
+/// through `cases`. Every call must pass the usual criteria; with `counted`, the daemon must
+/// also have counted sprayed datagrams as dropped for their source
+/// (`mediastatistics.dtlssourcerejected`). Prints one line per call and the tally, and a full
+/// report for each failing call; fails unless every call passed.
+fn spray_series(
+    ng: SocketAddr,
+    daemon_log: &Mutex<Vec<String>>,
+    cases: &[CallOpts],
+    counted: bool,
+) {
+    let n = spray_calls();
+    let verbose = std::env::var_os("RTPBRIDGE_TEST_VERBOSE").is_some();
+    let started = Instant::now();
+    let mut failed = Vec::new();
+    // One browser for the series, and its slot held throughout.
+    let _slot = BrowserSlot::take();
+    let mut session = BrowserSession::new();
+    for i in 0..n {
+        let opts = CallOpts {
+            spray: true,
+            ..cases[i % cases.len()]
+        };
+        let t0 = Instant::now();
+        let mut report = run_call(ng, opts, &mut session);
+        let mut f = report.failures(&opts);
+        if counted && report.dtls_counted.is_none_or(|c| c[1] <= 0) {
+            f.push(format!(
+                "the daemon counted {} during the call, want dtlssourcerejected > 0",
+                report.counted()
+            ));
+        }
+        eprintln!(
+            "sprayed call {}/{n} {}: {} in {:.1} s; {} ClientHellos sprayed, counted {}",
+            i + 1,
+            report.opts_label,
+            if f.is_empty() { "ok" } else { "FAILED" },
+            t0.elapsed().as_secs_f64(),
+            report.sprayed,
+            report.counted()
+        );
+        if verbose || !f.is_empty() {
+            report.daemon_log = daemon_log.lock().unwrap().clone();
+            eprintln!("{report}");
+        }
+        if !f.is_empty() {
+            failed.push(format!(
+                "call {} {}: {}",
+                i + 1,
+                report.opts_label,
+                f.join("; ")
+            ));
+        }
+    }
+    eprintln!(
+        "{}/{n} sprayed calls kept two-way audio ({:.0} s)",
+        n - failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} of {n} sprayed calls failed:\n  - {}",
+        failed.len(),
+        failed.join("\n  - ")
+    );
 }
 
 const FWD_BAL_CLIENT: CallOpts = CallOpts {
     direction: Direction::Forward,
     bundle: Bundle::Balanced,
     relay_role: Role::Client,
+    spray: false,
 };
 const FWD_BAL_SERVER: CallOpts = CallOpts {
     relay_role: Role::Server,
@@ -1128,6 +1477,7 @@ const REV_SERVER: CallOpts = CallOpts {
     direction: Direction::Reverse,
     bundle: Bundle::Balanced,
     relay_role: Role::Server,
+    spray: false,
 };
 const REV_CLIENT: CallOpts = CallOpts {
     relay_role: Role::Client,
@@ -1213,6 +1563,39 @@ fn rtpengine_browser_answers_relay_dtls_client() {
 #[ignore = "comparison with Debian's rtpengine: cargo test --test webrtc_browser -- --ignored"]
 fn rtpengine_browser_answers_max_bundle_relay_dtls_server() {
     against_rtpengine(REV_MAX_SERVER);
+}
+
+/// ES2023-03 against the relay as DTLS client: the browser offers (relay answers `active`) or
+/// answers an offer with `a=setup:active`, in turn; ClientHellos sprayed from strangers from the
+/// moment the relay's SDP is known. 20 calls on one daemon, every one must keep two-way audio.
+#[test]
+fn sprayed_client_hellos_relay_dtls_client() {
+    let server = common::Server::start(&[]);
+    spray_series(server.ng, &server.log, &[FWD_BAL_CLIENT, REV_CLIENT], true);
+}
+
+/// The same with the relay as DTLS server (answers `passive`, or offers `actpass` and the
+/// browser answers `active`).
+#[test]
+fn sprayed_client_hellos_relay_dtls_server() {
+    let server = common::Server::start(&[]);
+    spray_series(server.ng, &server.log, &[FWD_BAL_SERVER, REV_SERVER], true);
+}
+
+// rtpengine: only the cases it passes unsprayed (see the module docs), so that a failure is
+// the spray's doing.
+#[test]
+#[ignore = "comparison with Debian's rtpengine: cargo test --test webrtc_browser -- --ignored"]
+fn rtpengine_sprayed_client_hellos_relay_dtls_client() {
+    let daemon = Rtpengine::start();
+    spray_series(daemon.ng, &daemon.log, &[FWD_BAL_CLIENT], false);
+}
+
+#[test]
+#[ignore = "comparison with Debian's rtpengine: cargo test --test webrtc_browser -- --ignored"]
+fn rtpengine_sprayed_client_hellos_relay_dtls_server() {
+    let daemon = Rtpengine::start();
+    spray_series(daemon.ng, &daemon.log, &[REV_SERVER], false);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use common::*;
+use rtpbridge::attack::spray::{HelloSpray, LOOPBACK_SOURCES};
 use rtpbridge::dtls::dtls::{CertKind, DtlsCert, DtlsEndpoint, DtlsEvent, DtlsRole, Fingerprint};
 use rtpbridge::dtls::srtp::{SrtpContext, SrtpProfile};
 use rtpbridge::ice::{Candidate, Credentials, IceAgent, IceConfig, IceEvent};
@@ -267,7 +268,27 @@ struct Case {
     record: Option<std::path::PathBuf>,
     /// rtpbridge has an IPv4 and an IPv6 interface; the peer is on IPv6.
     v6_peer: bool,
+    /// A stranger sprays ClientHellos at rtpbridge's peer-side port from the moment that port
+    /// is known until the media has gone both ways (see [`SPRAY_EVERY`]).
+    spray: bool,
 }
+
+/// The plain case: one call, the peer offers, no recording, no spray.
+const CASE: Case = Case {
+    ice: true,
+    dtls_flag: None,
+    reverse: false,
+    record: None,
+    v6_peer: false,
+    spray: false,
+};
+
+/// One ClientHello (the advisory's NULL-cipher one, then a valid one, from each of
+/// [`LOOPBACK_SOURCES`] in turn) every this long.
+const SPRAY_EVERY: Duration = Duration::from_millis(2);
+/// Hellos the spray sends before the call goes on (the attacker is first): before the peer
+/// takes rtpbridge's answer, or before it answers rtpbridge's offer.
+const SPRAY_FIRST: u64 = 24;
 
 fn run(case: Case) {
     let rec_arg = case
@@ -283,6 +304,32 @@ fn run(case: Case) {
         args.push("--recording-method=pcap");
     }
     let server = Server::start(&args);
+    run_on(&server, &case);
+}
+
+/// What a call under spray measured.
+#[derive(Debug, Default)]
+struct SprayCount {
+    sent: u64,
+    /// Growth of `mediastatistics.dtlssourcerejected` during the call.
+    source_rejected: i64,
+}
+
+fn dtls_source_rejected(ng: &NgClient) -> i64 {
+    let r = ng.ok(&[("command", s("statistics"))]);
+    let media = get(get(&r, "statistics").unwrap(), "mediastatistics").unwrap();
+    get_int(media, "dtlssourcerejected")
+}
+
+fn start_spray(port: u16) -> HelloSpray {
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let spray = HelloSpray::start(&LOOPBACK_SOURCES, to, SPRAY_EVERY).expect("start the spray");
+    assert!(spray.wait_sent(SPRAY_FIRST, Duration::from_secs(5)));
+    spray
+}
+
+/// One call through `server` as `case` says; with `case.spray`, what the spray did.
+fn run_on(server: &Server, case: &Case) -> Option<SprayCount> {
     let record = if case.record.is_some() { "yes" } else { "no" };
     let ng = server.client();
     let plain = udp("127.0.0.1:0");
@@ -299,6 +346,8 @@ fn run(case: Case) {
     let ice_force = if case.ice { "force" } else { "remove" };
     let now = Instant::now();
     let (peer_side_port, plain_side_port);
+    let mut spray = None;
+    let counted_before = case.spray.then(|| dtls_source_rejected(&ng));
     if !case.reverse {
         let r = ng.ok(&[
             ("command", s("offer")),
@@ -357,6 +406,9 @@ fn run(case: Case) {
             assert!(cands[1].contains(" 2130706175 ::1 "), "{to_peer}");
         }
         peer_side_port = media_port(&to_peer);
+        if case.spray {
+            spray = Some(start_spray(peer_side_port));
+        }
         peer.take_remote(&to_peer, now);
     } else {
         let r = ng.ok(&[
@@ -371,6 +423,9 @@ fn run(case: Case) {
         let to_peer = get_str(&r, "sdp");
         assert_eq!(attr(&to_peer, "setup"), Some("actpass"), "{to_peer}");
         peer_side_port = media_port(&to_peer);
+        if case.spray {
+            spray = Some(start_spray(peer_side_port));
+        }
         // The peer answers active, as browsers do: rtpbridge is the DTLS server.
         let fp = Fingerprint::parse(attr(&to_peer, "fingerprint").unwrap()).unwrap();
         if let Some(a) = &mut peer.ice {
@@ -468,6 +523,10 @@ fn run(case: Case) {
             "packet {i} decrypts to what was sent"
         );
     }
+    let sprayed = spray.map(|sp| SprayCount {
+        sent: sp.finish(),
+        source_rejected: dtls_source_rejected(&ng) - counted_before.unwrap_or(0),
+    });
     if let Some(dir) = &case.record {
         ng.ok(&[
             ("command", s("delete")),
@@ -475,7 +534,15 @@ fn run(case: Case) {
             ("delete-delay", Value::Int(0)),
         ]);
         check_recording(dir, &call, &[peer_side_port, plain_side_port]);
+    } else {
+        // No delete-delay: a series of calls on one server must not run out of ports.
+        ng.ok(&[
+            ("command", s("delete")),
+            ("call-id", s(&call)),
+            ("delete-delay", Value::Int(0)),
+        ]);
     }
+    sprayed
 }
 
 /// The call's PCAP, read by tshark: both directions, decrypted, byte for byte.
@@ -569,6 +636,7 @@ fn browser_offer_ice_dtls_rtpbridge_client() {
         reverse: false,
         record: None,
         v6_peer: false,
+        spray: false,
     });
 }
 
@@ -580,6 +648,7 @@ fn browser_offer_ice_dtls_rtpbridge_server() {
         reverse: false,
         record: None,
         v6_peer: false,
+        spray: false,
     });
 }
 
@@ -591,6 +660,7 @@ fn plain_offer_to_browser_answerer() {
         reverse: true,
         record: None,
         v6_peer: false,
+        spray: false,
     });
 }
 
@@ -602,6 +672,7 @@ fn dtls_srtp_peer_without_ice() {
         reverse: false,
         record: None,
         v6_peer: false,
+        spray: false,
     });
 }
 
@@ -613,6 +684,7 @@ fn dtls_srtp_peer_without_ice_rtpbridge_server() {
         reverse: false,
         record: None,
         v6_peer: false,
+        spray: false,
     });
 }
 
@@ -627,6 +699,7 @@ fn webrtc_call_is_recorded_decrypted() {
         reverse: false,
         record: Some(dir.clone()),
         v6_peer: false,
+        spray: false,
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -639,5 +712,87 @@ fn ice_host_candidates_on_every_interface_and_an_ipv6_browser() {
         reverse: false,
         record: None,
         v6_peer: true,
+        spray: false,
     });
+}
+
+/// Sprayed calls in a series (`RTPBRIDGE_SPRAY_CALLS` overrides).
+fn spray_calls() -> usize {
+    std::env::var("RTPBRIDGE_SPRAY_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(20)
+}
+
+/// Sprayed calls one after the other on one server, cycling through `cases`: each must
+/// complete DTLS and carry 50 packets each way intact (`run_on` asserts it), and rtpbridge
+/// must have dropped sprayed hellos for their source.
+fn spray_series(cases: &[Case]) {
+    let server = Server::start(&[]);
+    let n = spray_calls();
+    for i in 0..n {
+        let case = &cases[i % cases.len()];
+        let c = run_on(&server, case).expect("a sprayed call reports its spray");
+        eprintln!(
+            "sprayed call {}/{n} (dtls flag {:?}, reverse {}): ok; {} ClientHellos sprayed, \
+             dtlssourcerejected +{}",
+            i + 1,
+            case.dtls_flag,
+            case.reverse,
+            c.sent,
+            c.source_rejected
+        );
+        assert!(c.sent > 0, "call {}: the spray sent nothing", i + 1);
+        assert!(
+            c.source_rejected > 0,
+            "call {}: rtpbridge counted no DTLS dropped for its source ({c:?})",
+            i + 1
+        );
+    }
+    eprintln!("{n}/{n} sprayed calls kept two-way media");
+}
+
+/// ES2023-03 against a DTLS-SRTP peer without ICE, rtpbridge as DTLS client (it answers
+/// `active`): only the SDP address and the latch tell the peer from the sprayer.
+#[test]
+fn sprayed_client_hellos_peer_without_ice_rtpbridge_client() {
+    spray_series(&[Case {
+        ice: false,
+        spray: true,
+        ..CASE
+    }]);
+}
+
+/// The same with rtpbridge as DTLS server (it answers `passive`).
+#[test]
+fn sprayed_client_hellos_peer_without_ice_rtpbridge_server() {
+    spray_series(&[Case {
+        ice: false,
+        dtls_flag: Some("passive"),
+        spray: true,
+        ..CASE
+    }]);
+}
+
+/// rtpbridge offers `actpass` to the peer, which answers `active` (rtpbridge is server); the
+/// spray starts with the offer, so it has the port to itself until the answer.
+///
+/// rtpbridge fails it: before the answer the peer-side leg is configured from the peer's
+/// still empty description (no protocol, so "not RTP"), which relays every datagram from
+/// anyone to the offerer in the clear: the plain endpoint receives the sprayed ClientHellos
+/// ("packet 0 arrives as sent" fails on a DTLS record). Configuring that leg from the protocol
+/// offered to it ends the relaying, but then hellos from the spray's 6 sources, all allowed
+/// while neither an SDP address nor a latch exists, fill the leg's 4 DTLS slots and the
+/// peer's own hello is refused ("DTLS dropped: Cap", "DTLS did not connect").
+/// tests/attack_bench.rs `nothing_gets_through_before_the_answer` shows the same.
+#[test]
+#[ignore = "rtpbridge relays pre-answer datagrams to the offerer (see the doc comment)"]
+fn sprayed_client_hellos_before_the_answer_peer_without_ice() {
+    spray_series(&[Case {
+        ice: false,
+        reverse: true,
+        spray: true,
+        ..CASE
+    }]);
 }

@@ -30,8 +30,8 @@ OPTIONS:
   --target T        relay under test                          [rtpbridge next to this binary]
   --compare T       second relay, e.g. /usr/bin/rtpengine
   --scenarios LIST  comma-separated, or all                   [all]
-                    dtls-hello-null dtls-hello-valid dtls-flood rtp-inject rtp-bleed
-                    stun-spoof handover
+                    dtls-hello-null dtls-hello-valid dtls-flood early-dtls rtp-inject
+                    rtp-bleed stun-spoof handover rtp-race early-rtp
   --modes LIST      off,immediate,delayed,heuristic           [all four]
   --strict LIST     no,yes (strict-source per call)           [no,yes]
   --ports MIN-MAX   media ports for started daemons            [34000-35999]

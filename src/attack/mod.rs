@@ -12,6 +12,7 @@
 //! - [`scenario`]: one scenario run (setup, phases, measurement).
 //! - [`daemon`]: starting rtpbridge or rtpengine per learning mode.
 //! - [`matrix`]: the matrix and its table; [`cli`]: the binary's command line.
+//! - [`spray`]: a ClientHello spray for tests whose call someone else drives (a browser).
 //!
 //! A tool, not part of the relay: it allocates freely.
 
@@ -20,6 +21,7 @@ pub mod daemon;
 pub mod matrix;
 pub mod packet;
 pub mod scenario;
+pub mod spray;
 pub mod victim;
 
 use std::io;

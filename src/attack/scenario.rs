@@ -3,9 +3,10 @@
 //!
 //! The run is driven by events and a 20 ms send clock: the attack starts when both victims
 //! have heard each other ([`Timing::up_packets`] packets each way), never after a guessed
-//! delay. Phases: DTLS handshake (DTLS scenarios) -> media up -> settle (handover only:
-//! past the relay's learning window) -> attack -> after (attacker silent, victims talking:
-//! is the call still whole?) -> drain (until the last packets arrive, or a bound).
+//! delay. Phases: ringing (pre-answer scenarios only: the attack runs between offer and
+//! answer) -> DTLS handshake (DTLS scenarios) -> media up -> settle (handover only: past the
+//! relay's learning window) -> attack -> after (attacker silent, victims talking: is the call
+//! still whole?) -> drain (until the last packets arrive, or a bound).
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -50,18 +51,29 @@ pub enum Scenario {
     /// The legitimate case: victim A moves to a new address (Wi-Fi to 4G), same SSRC,
     /// sequence numbers continuing.
     Handover,
+    /// While the call rings (after the offer, before the answer) the attacker sends RTP to
+    /// the relay port the offer names for the callee, the only one it can know yet. Nobody
+    /// legitimate sends there before the answer; the caller hears what gets through.
+    EarlyRtp,
+    /// The same with ClientHellos (NULL-cipher and valid, from [`FLOOD_SOCKETS`] source
+    /// ports, more than a relay's handshake cap) to the callee's DTLS-SRTP port: they must
+    /// neither reach the caller nor keep the callee's handshake from completing after the
+    /// answer.
+    EarlyDtls,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::DtlsHelloNull,
         Scenario::DtlsHelloValid,
         Scenario::DtlsFlood,
+        Scenario::EarlyDtls,
         Scenario::RtpInject,
         Scenario::RtpBleed,
         Scenario::StunSpoof,
         Scenario::Handover,
         Scenario::RtpRace,
+        Scenario::EarlyRtp,
     ];
 
     pub fn name(self) -> &'static str {
@@ -74,6 +86,8 @@ impl Scenario {
             Scenario::StunSpoof => "stun-spoof",
             Scenario::Handover => "handover",
             Scenario::RtpRace => "rtp-race",
+            Scenario::EarlyRtp => "early-rtp",
+            Scenario::EarlyDtls => "early-dtls",
         }
     }
 
@@ -85,8 +99,21 @@ impl Scenario {
     pub fn is_dtls(self) -> bool {
         matches!(
             self,
-            Scenario::DtlsHelloNull | Scenario::DtlsHelloValid | Scenario::DtlsFlood
+            Scenario::DtlsHelloNull
+                | Scenario::DtlsHelloValid
+                | Scenario::DtlsFlood
+                | Scenario::EarlyDtls
         )
+    }
+
+    /// The attack happens before the answer, and only then.
+    pub fn is_early(self) -> bool {
+        matches!(self, Scenario::EarlyRtp | Scenario::EarlyDtls)
+    }
+
+    /// The attacker uses [`FLOOD_SOCKETS`] source ports.
+    fn many_sources(self) -> bool {
+        matches!(self, Scenario::DtlsFlood | Scenario::EarlyDtls)
     }
 }
 
@@ -106,6 +133,8 @@ pub struct Timing {
     pub handover_ticks: u32,
     /// Ticks with the attacker silent, to see whether the call is still whole.
     pub after_ticks: u32,
+    /// Pre-answer scenarios: ticks between offer and answer (the attack runs throughout).
+    pub ring_ticks: u32,
     /// Bound on waiting for the last packets.
     pub drain: Duration,
 }
@@ -120,6 +149,7 @@ impl Default for Timing {
             settle_ticks: 200,
             handover_ticks: 100,
             after_ticks: 40,
+            ring_ticks: 50,
             drain: Duration::from_millis(400),
         }
     }
@@ -168,6 +198,8 @@ pub struct Outcome {
 pub const NOTE_OLD_ADDRESS: &str =
     "handover: the relay still sent B's packets to A's old address after the move (count)";
 pub const NOTE_NEVER_UP: &str = "media never flowed both ways: the race was lost for good";
+pub const NOTE_DTLS_LOST: &str =
+    "the DTLS victim's handshake never completed: the attacker's ClientHello, sent first, took it";
 pub const NOTE_ATTACKER_OTHER: &str =
     "the attacker received datagrams that are not victim media: relay replies, or its own packets reflected (count)";
 pub const NOTE_ICE: &str = "victim A answered the relay's ICE checks (count)";
@@ -180,8 +212,8 @@ const B: usize = 1;
 const A2: usize = 2;
 /// The attacker's first socket; more follow for the flood.
 const ATK: usize = 3;
-/// Source ports of the ClientHello flood.
-const FLOOD_SOCKETS: usize = 8;
+/// Source ports of the ClientHello flood and of the pre-answer hellos.
+pub const FLOOD_SOCKETS: usize = 8;
 
 /// The sockets of one run, on one mio poll.
 struct Io {
@@ -215,6 +247,28 @@ impl Io {
         self.socks
             .get(idx)
             .is_some_and(|s| s.send_to(data, to).is_ok())
+    }
+
+    /// Reads everything waiting on socket `idx`; returns how many datagrams were the
+    /// attacker's (its RTP, or a ClientHello, which no victim sends here).
+    fn drain_attacker_datagrams(&mut self, idx: usize) -> u64 {
+        let mut n = 0;
+        let Some(sock) = self.socks.get(idx) else {
+            return 0;
+        };
+        loop {
+            match sock.recv_from(&mut self.buf) {
+                Ok((len, _)) => {
+                    let d = &self.buf[..len];
+                    let hello = len > 13 && d[0] == 22 && d[13] == 1;
+                    if hello || packet::origin(d) == packet::Origin::Attacker {
+                        n += 1;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return n,
+                Err(_) => continue,
+            }
+        }
     }
 }
 
@@ -330,6 +384,69 @@ struct Run<'c> {
     after_from: [u32; 2],
     /// rtp-race: media never flowed both ways.
     never_up: bool,
+    /// What the pre-answer attack did.
+    ring: Ring,
+}
+
+/// The pre-answer phase's tally.
+#[derive(Debug, Default)]
+struct Ring {
+    sent: u64,
+    /// Attacker datagrams that reached the caller (A) while the call rang.
+    injected: u64,
+}
+
+/// Rings the call: for [`Timing::ring_ticks`] the attacker sends to the callee's relay port
+/// `b_dest` (RTP, or ClientHellos from every attacker socket in turn) while the caller (A)
+/// listens. Nobody else sends: the caller does not know its relay port before the answer.
+fn ring(scenario: Scenario, io: &mut Io, b_dest: SocketAddr, t: &Timing, rng: &mut Xs) -> Ring {
+    let mut r = Ring::default();
+    let mut events = Events::with_capacity(16);
+    let (ssrc, mut seq) = (rng.next() as u32, rng.next() as u16);
+    let atk_socks = io.socks.len().saturating_sub(ATK).max(1);
+    let mut next_tick = Instant::now();
+    let mut hello_n = 0u64;
+    for n in 0..t.ring_ticks {
+        match scenario {
+            Scenario::EarlyDtls => {
+                // Each source a NULL-cipher hello and a valid one per tick.
+                for s in 0..atk_socks {
+                    for f in [HELLO_NULL_CIPHER, HELLO_VALID] {
+                        let h = packet::fresh_client_hello(f, rng.next() ^ hello_n);
+                        hello_n += 1;
+                        if io.send(ATK + s, &h, b_dest) {
+                            r.sent += 1;
+                        }
+                    }
+                }
+            }
+            _ => {
+                let h = Rtp {
+                    ssrc,
+                    seq,
+                    ts: u32::from(seq) * 160,
+                };
+                seq = seq.wrapping_add(1);
+                let p = packet::rtp(h, ATTACKER_TAG, 0, n, packet::PAYLOAD);
+                if io.send(ATK, &p, b_dest) {
+                    r.sent += 1;
+                }
+            }
+        }
+        next_tick += t.tick;
+        // Until the next tick, count what reaches the caller.
+        loop {
+            let left = next_tick.saturating_duration_since(Instant::now());
+            if left.is_zero() || io.poll.poll(&mut events, Some(left)).is_err() {
+                break;
+            }
+            if events.iter().any(|e| e.token().0 == A) {
+                r.injected += io.drain_attacker_datagrams(A);
+            }
+        }
+    }
+    r.injected += io.drain_attacker_datagrams(A);
+    r
 }
 
 impl<'c> Run<'c> {
@@ -343,7 +460,7 @@ impl<'c> Run<'c> {
         let b_addr = io.bind(cfg.victim_ip)?;
         io.bind(cfg.handover_ip)?;
         io.bind(cfg.attacker_ip)?;
-        if scenario == Scenario::DtlsFlood {
+        if scenario.many_sources() {
             for _ in 1..FLOOD_SOCKETS {
                 io.bind(cfg.attacker_ip)?;
             }
@@ -397,6 +514,11 @@ impl<'c> Run<'c> {
             .to_string();
         let b_dest = ngc::media_addr(&offer_sdp)?;
         let b_rtcp = rtcp_of(&offer_sdp, b_dest);
+        let ring = if scenario.is_early() {
+            ring(scenario, &mut io, b_dest, &cfg.timing, &mut rng)
+        } else {
+            Ring::default()
+        };
 
         // B's answer: plain, or DTLS-SRTP as the active (client) side.
         let now = Instant::now();
@@ -451,6 +573,7 @@ impl<'c> Run<'c> {
             atk_seq,
             after_from: [0; 2],
             never_up: false,
+            ring,
         })
     }
 
@@ -463,14 +586,17 @@ impl<'c> Run<'c> {
         let mut events = Events::with_capacity(64);
         let mut out: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
         let mut error = None;
-        // A DTLS victim starts its handshake at once; the hello scenarios also race it.
-        self.flush_dtls(start, &mut out);
-        if matches!(
+        // The hello scenarios' attacker goes first: its hello reaches the relay before the DTLS
+        // victim's, and it keeps on while the victim's handshake runs (every tick of the
+        // up phase), as a steady sprayer does. rtp-race probes first too.
+        let races = matches!(
             self.scenario,
             Scenario::DtlsHelloNull | Scenario::DtlsHelloValid | Scenario::RtpRace
-        ) {
+        );
+        if races {
             self.attack(0);
         }
+        self.flush_dtls(start, &mut out);
         loop {
             let now = Instant::now();
             if now >= next_tick {
@@ -480,20 +606,25 @@ impl<'c> Run<'c> {
                         if self.up(t.up_packets) {
                             if self.scenario == Scenario::Handover {
                                 Phase::Settle(0)
+                            } else if self.scenario.is_early() {
+                                // The attack is over: is the call whole?
+                                self.after_from = [self.victims[A].sent, self.victims[B].sent];
+                                Phase::After(0)
                             } else {
                                 Phase::Attack(0)
                             }
                         } else if now.duration_since(start) > t.up_timeout {
-                            if self.scenario != Scenario::RtpRace {
+                            if !races {
                                 error = Some(self.why_not_up());
                                 break;
                             }
-                            // The race was lost for good: measure what the attacker got.
+                            // The race was lost for good (the attacker's probes were learned,
+                            // or its hello took the handshake): measure what it got.
                             self.never_up = true;
                             self.after_from = [self.victims[A].sent, self.victims[B].sent];
                             Phase::After(0)
                         } else {
-                            if self.scenario == Scenario::RtpRace {
+                            if races {
                                 self.attack(0);
                             }
                             Phase::Up
@@ -692,6 +823,8 @@ impl<'c> Run<'c> {
                     self.atk_send(ATK, &h, r.1);
                 }
             }
+            // Their attack was before the answer (see `ring`).
+            Scenario::EarlyRtp | Scenario::EarlyDtls => {}
             Scenario::DtlsFlood => {
                 // 2000 hellos/s from 8 source ports for the first two seconds.
                 if n < 100 {
@@ -707,9 +840,9 @@ impl<'c> Run<'c> {
     fn outcome(&self, error: Option<String>) -> Outcome {
         let mut o = Outcome {
             call_up: error.is_none() && !self.never_up,
-            injected: self.rx.iter().map(|r| r.from_attacker).sum(),
+            injected: self.rx.iter().map(|r| r.from_attacker).sum::<u64>() + self.ring.injected,
             bled: self.atk_bled,
-            attacker_sent: self.atk_sent,
+            attacker_sent: self.atk_sent + self.ring.sent,
             error,
             ..Outcome::default()
         };
@@ -747,7 +880,18 @@ impl<'c> Run<'c> {
             }
         }
         if self.never_up {
-            o.notes.push((NOTE_NEVER_UP, 1));
+            let dtls_lost = self.victims[B]
+                .dtls
+                .as_ref()
+                .is_some_and(|d| !d.connected());
+            o.notes.push((
+                if dtls_lost {
+                    NOTE_DTLS_LOST
+                } else {
+                    NOTE_NEVER_UP
+                },
+                1,
+            ));
         }
         if self.atk_replies > 0 {
             o.notes.push((NOTE_ATTACKER_OTHER, self.atk_replies));
