@@ -396,14 +396,15 @@ fn run_on(server: &Server, case: &Case) -> Option<SprayCount> {
         assert_eq!(attr(&to_peer, "setup"), Some(want_setup), "{to_peer}");
         assert_eq!(to_peer.contains("a=ice-ufrag:"), case.ice, "{to_peer}");
         if case.v6_peer {
-            // Host candidates on both interfaces, IPv4 first (interface order).
+            // Host candidates on both interfaces: the leg's own (IPv6, facing the browser)
+            // first, as rtpengine orders them.
             let cands: Vec<&str> = to_peer
                 .lines()
                 .filter(|l| l.starts_with("a=candidate:"))
                 .collect();
             assert_eq!(cands.len(), 2, "{to_peer}");
-            assert!(cands[0].contains(" 2130706431 127.0.0.1 "), "{to_peer}");
-            assert!(cands[1].contains(" 2130706175 ::1 "), "{to_peer}");
+            assert!(cands[0].contains(" 2130706431 ::1 "), "{to_peer}");
+            assert!(cands[1].contains(" 2130706175 127.0.0.1 "), "{to_peer}");
         }
         peer_side_port = media_port(&to_peer);
         if case.spray {
@@ -776,18 +777,10 @@ fn sprayed_client_hellos_peer_without_ice_rtpbridge_server() {
 }
 
 /// rtpbridge offers `actpass` to the peer, which answers `active` (rtpbridge is server); the
-/// spray starts with the offer, so it has the port to itself until the answer.
-///
-/// rtpbridge fails it: before the answer the peer-side leg is configured from the peer's
-/// still empty description (no protocol, so "not RTP"), which relays every datagram from
-/// anyone to the offerer in the clear: the plain endpoint receives the sprayed ClientHellos
-/// ("packet 0 arrives as sent" fails on a DTLS record). Configuring that leg from the protocol
-/// offered to it ends the relaying, but then hellos from the spray's 6 sources, all allowed
-/// while neither an SDP address nor a latch exists, fill the leg's 4 DTLS slots and the
-/// peer's own hello is refused ("DTLS dropped: Cap", "DTLS did not connect").
-/// tests/attack_bench.rs `nothing_gets_through_before_the_answer` shows the same.
+/// spray starts with the offer, so it has the port to itself until the answer. Until the
+/// peer's SDP arrives its leg relays nothing and opens no handshake (no SDP address, no ICE);
+/// the peer's own hello, retransmitted after the answer, then gets through.
 #[test]
-#[ignore = "rtpbridge relays pre-answer datagrams to the offerer (see the doc comment)"]
 fn sprayed_client_hellos_before_the_answer_peer_without_ice() {
     spray_series(&[Case {
         ice: false,

@@ -799,16 +799,25 @@ fn configure_pair(
         let Some(sb) = mb.medias.get(i) else { continue };
         for (me, other) in [(sa, sb), (sb, sa)] {
             if let Some(leg) = &me.leg {
+                // Before its party's SDP (an offer not answered yet) the leg relays nothing
+                // from it, but knows what it will carry: the protocol offered to it.
+                let awaiting_sdp = me.desc.protocol.is_empty();
+                let protocol = if awaiting_sdp {
+                    &other.desc.protocol
+                } else {
+                    &me.desc.protocol
+                };
                 media.configure(
                     leg,
                     LegConfig {
                         peer: other.leg.as_ref().map(|l| l.id),
+                        awaiting_sdp,
                         advertised_rtp: me.desc.rtp_endpoint(),
                         advertised_rtcp: me.desc.rtcp_endpoint(),
                         rtcp_mux: me.rtcp_mux,
                         latch,
                         loop_protect,
-                        rtp: me.desc.protocol.to_ascii_uppercase().contains("RTP"),
+                        rtp: protocol.to_ascii_uppercase().contains("RTP"),
                         payload_types: me.codecs.inbound.clone(),
                         srtp_recv: me.sdes.recv.clone(),
                         srtp_send: me.sdes.send.clone(),

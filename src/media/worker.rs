@@ -46,6 +46,10 @@ const SRTP_TAIL: usize = 256;
 pub struct LegConfig {
     /// The leg whose party receives what this leg's party sends.
     pub peer: Option<LegId>,
+    /// The party has not sent its SDP yet (we offered, no answer): its RTP/RTCP is dropped
+    /// (a blind attacker could otherwise inject into a ringing call); STUN and DTLS still
+    /// run, under their own rules.
+    pub awaiting_sdp: bool,
     /// Where this party said (in SDP) it receives RTP and RTCP.
     pub advertised_rtp: Option<SocketAddr>,
     pub advertised_rtcp: Option<SocketAddr>,
@@ -451,10 +455,10 @@ impl Worker {
             bump(&c.dtls_received, 1);
             let allowed = match leg.web.as_ref() {
                 Some(w) if w.has_ice() => w.ice_verified(src),
+                // Without ICE: only the SDP's or the latched address. Before the party's SDP
+                // there is neither, and a handshake waits for it (the peer retransmits).
                 Some(_) => {
-                    leg.rtp_latch.current == Some(src)
-                        || leg.cfg.advertised_rtp == Some(src)
-                        || (leg.rtp_latch.current.is_none() && leg.cfg.advertised_rtp.is_none())
+                    leg.rtp_latch.current == Some(src) || leg.cfg.advertised_rtp == Some(src)
                 }
                 None => false,
             };
@@ -825,6 +829,11 @@ impl Worker {
             && leg.local_ip == Some(src.ip())
         {
             bump(&c.dropped_loop, 1);
+            return None;
+        }
+        if leg.cfg.awaiting_sdp {
+            tracing::trace!(call_id = &*leg.call_id, tag = &*leg.tag, %src, "dropped: before the party's SDP");
+            bump(&c.dropped_source, 1);
             return None;
         }
         let is_rtcp = rtcp_sock || (is_rtp_leg && is_rtcp_on_mux(pkt));
