@@ -143,7 +143,7 @@ pub fn call_stats(call: &Call) -> OwnedValue {
             td.push("subscribers", sub);
         }
         td.push("medias", OwnedValue::List(medias));
-        tags.push(m.tag_str(), td);
+        tags.push(m.tag_str().to_string(), td);
     }
     let part = |b: usize| {
         OwnedValue::dict()
