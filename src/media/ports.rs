@@ -117,11 +117,19 @@ pub fn bind_udp(addr: SocketAddr, buffer: Option<usize>) -> io::Result<UdpSocket
     } else {
         Domain::IPV4
     };
-    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    // Non-blocking from the start: one syscall less than setting it afterwards (a port pair
+    // per leg, several legs per call, so the control plane's cost per call counts these).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let s = Socket::new(domain, Type::DGRAM.nonblocking(), Some(Protocol::UDP))?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let s = {
+        let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        s.set_nonblocking(true)?;
+        s
+    };
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }
-    s.set_nonblocking(true)?;
     if let Some(size) = buffer {
         let _ = s.set_recv_buffer_size(size);
         let _ = s.set_send_buffer_size(size);
