@@ -160,7 +160,22 @@ impl Registry {
         &self.media
     }
 
-    /// Executes one NG command.
+    /// Changes whenever a command's reply must wait for [`settle`](Self::settle): the command
+    /// closed sockets, and the SIP proxy must not hear of it before they are closed.
+    pub fn sync_epoch(&self) -> u64 {
+        self.media.sync_epoch()
+    }
+
+    /// Hands the queued media commands to the workers and waits until those that closed
+    /// sockets for a reply have done so. Call before sending a reply during which
+    /// [`sync_epoch`](Self::sync_epoch) changed, and before blocking for the next request (a
+    /// batch of requests can share one call).
+    pub fn settle(&mut self) {
+        self.media.sync_requested();
+    }
+
+    /// Executes one NG command. Its media commands are queued but the workers are only woken
+    /// by [`settle`](Self::settle).
     pub fn handle(&mut self, req: &NgRequest, now: Instant) -> Result<OwnedValue, CallError> {
         for opt in unsupported::ignored_options(req) {
             tracing::warn!(
@@ -168,11 +183,13 @@ impl Registry {
                 "option {opt} is accepted but not implemented yet; ignored"
             );
         }
-        *self
-            .totals
-            .commands
-            .entry(req.command.name().to_string())
-            .or_default() += 1;
+        let name = req.command.name();
+        match self.totals.commands.get_mut(name) {
+            Some(n) => *n += 1,
+            None => {
+                self.totals.commands.insert(name.to_string(), 1);
+            }
+        }
         let r = match &req.command {
             Command::Ping => Ok(OwnedValue::dict().with("result", OwnedValue::str("pong"))),
             Command::Offer => self.offer(req, now),
@@ -584,7 +601,7 @@ impl Registry {
                     }
                 }
             }
-            self.media.sync(worker);
+            self.media.request_sync(worker);
             tracing::info!(
                 call_id,
                 parties = gone.len(),
@@ -638,7 +655,7 @@ impl Registry {
             for leg in call.legs() {
                 self.media.remove_leg(leg);
             }
-            self.media.sync(call.worker);
+            self.media.request_sync(call.worker);
             self.rec_call_ended(&call);
             let t = &mut self.totals;
             match reason {
@@ -706,6 +723,7 @@ impl Registry {
         for (id, reason) in ended {
             self.end_call(&id, reason);
         }
+        self.settle();
     }
 
     /// Ends every call and stops the media workers (SIGTERM).

@@ -3,6 +3,15 @@
 //! The control plane holds a [`MediaPlane`]: it allocates ports, assigns each call to one worker
 //! (all of a call's sockets live there) and sends that worker commands. It never touches a
 //! socket after handing it over, and it never locks the packet path.
+//!
+//! Commands are queued at once but the worker is woken lazily: [`MediaPlane::flush`] wakes every
+//! worker that has new commands, once, however many were queued (an eventfd write and a thread
+//! wake-up per command cost more than the command). A worker applies every queued command before
+//! it reads its next packet, so a packet can never overtake a command queued before it, woken or
+//! not; the wake only makes the worker apply them without waiting for a packet. Whoever drives
+//! the plane (the NG loop) calls `flush` before it blocks. Likewise [`MediaPlane::request_sync`]
+//! only notes that a reply must wait for a worker; [`MediaPlane::sync_requested`] then waits for
+//! all of them, one round trip per worker for a whole batch of requests.
 
 pub mod latch;
 pub mod ports;
@@ -10,6 +19,7 @@ pub mod stats;
 pub mod webrtc;
 pub mod worker;
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
@@ -32,6 +42,10 @@ struct WorkerHandle {
     waker: Arc<Waker>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<WorkerCounters>,
+    /// Commands were queued since the last wake.
+    dirty: Cell<bool>,
+    /// A reply waits until this worker has applied what was queued so far.
+    sync: bool,
 }
 
 /// A leg as the control plane sees it: where its sockets are and how to reach its worker.
@@ -54,6 +68,8 @@ pub struct MediaPlane {
     port_range: (u16, u16),
     next_leg: LegId,
     next_worker: usize,
+    /// Counts [`request_sync`](Self::request_sync) calls.
+    sync_epoch: u64,
 }
 
 impl MediaPlane {
@@ -84,6 +100,8 @@ impl MediaPlane {
                 waker,
                 thread: Some(thread),
                 counters,
+                dirty: Cell::new(false),
+                sync: false,
             });
         }
         Ok(MediaPlane {
@@ -92,6 +110,7 @@ impl MediaPlane {
             port_range: (port_min, port_max),
             next_leg: 1,
             next_worker: 0,
+            sync_epoch: 0,
         })
     }
 
@@ -102,9 +121,19 @@ impl MediaPlane {
         w
     }
 
+    /// Queues a command; the worker is woken by the next [`flush`](Self::flush).
     fn send(&self, worker: usize, cmd: WorkerCmd) {
         if let Some(w) = self.workers.get(worker) {
             if w.tx.send(cmd).is_ok() {
+                w.dirty.set(true);
+            }
+        }
+    }
+
+    /// Wakes every worker that has commands queued since its last wake.
+    pub fn flush(&self) {
+        for w in &self.workers {
+            if w.dirty.replace(false) {
                 let _ = w.waker.wake();
             }
         }
@@ -212,14 +241,52 @@ impl MediaPlane {
         }
     }
 
-    /// Waits (briefly) until `worker` has applied every command sent to it so far, e.g. until
-    /// removed legs' sockets are closed, so that a reply to the SIP proxy never overtakes them.
-    pub fn sync(&self, worker: usize) {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.send(worker, WorkerCmd::Sync(tx));
-        if rx.recv_timeout(std::time::Duration::from_secs(1)).is_err() {
-            tracing::warn!(worker, "media worker did not acknowledge in time");
+    /// Notes that the reply being built must not leave before `worker` has applied every
+    /// command sent to it so far (e.g. closed a removed leg's sockets, so that a delete reply
+    /// never overtakes them). [`sync_requested`](Self::sync_requested) does the waiting.
+    pub fn request_sync(&mut self, worker: usize) {
+        if let Some(w) = self.workers.get_mut(worker) {
+            w.sync = true;
+            self.sync_epoch += 1;
         }
+    }
+
+    /// Changes with every [`request_sync`](Self::request_sync): a caller compares it before
+    /// and after a request to learn whether that request's reply must wait.
+    pub fn sync_epoch(&self) -> u64 {
+        self.sync_epoch
+    }
+
+    /// Wakes the workers with queued commands and waits (briefly) until every worker named by
+    /// [`request_sync`](Self::request_sync) since the last call has acknowledged: one round
+    /// trip per worker for any number of requests.
+    pub fn sync_requested(&mut self) {
+        let n = self.workers.iter().filter(|w| w.sync).count();
+        if n == 0 {
+            self.flush();
+            return;
+        }
+        let (tx, rx) = crossbeam_channel::bounded(n);
+        for i in 0..self.workers.len() {
+            if std::mem::take(&mut self.workers[i].sync) {
+                self.send(i, WorkerCmd::Sync(tx.clone()));
+            }
+        }
+        drop(tx);
+        self.flush();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        for _ in 0..n {
+            if rx.recv_deadline(deadline).is_err() {
+                tracing::warn!("a media worker did not acknowledge in time");
+                return;
+            }
+        }
+    }
+
+    /// Waits (briefly) until `worker` has applied every command sent to it so far.
+    pub fn sync(&mut self, worker: usize) {
+        self.request_sync(worker);
+        self.sync_requested();
     }
 
     /// Ports in use across all addresses (each pair counts once).
