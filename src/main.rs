@@ -12,10 +12,13 @@ use rtpbridge::recording::{Recorder, RecordingError, Settings as RecordingSettin
 
 fn log_filter(level: u8) -> &'static str {
     // rtpengine/syslog levels: 0 emerg .. 3 err, 4 warning, 5 notice, 6 info, 7 debug.
+    // tracing has no notice: 5 is info without the per-request lines, which rtpengine too
+    // writes at info (6) only.
     match level {
         0..=3 => "error",
         4 => "warn",
-        5 | 6 => "info",
+        5 => "info,rtpbridge::requests=warn",
+        6 => "info",
         _ => "debug",
     }
 }
@@ -160,4 +163,20 @@ fn main() -> ExitCode {
         let _ = std::fs::remove_file(p);
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn notice_level_leaves_out_the_per_request_lines_and_info_has_them() {
+        let target = rtpbridge::call::REQUEST_LOG;
+        assert!(log_filter(5).contains(&format!("{target}=warn")));
+        assert!(!log_filter(6).contains(target));
+        for level in 0..=7 {
+            // Every filter is one tracing_subscriber accepts.
+            tracing_subscriber::EnvFilter::try_new(log_filter(level)).expect("valid filter");
+        }
+    }
 }
