@@ -308,6 +308,14 @@ impl CookieCache {
             // Idle: give back the spare chunk too.
             self.spare = None;
         }
+        // After a burst the map and the queue keep their capacity; give most of it back once
+        // they are mostly empty (rarely: only after they shrank to a quarter).
+        if self.map.capacity() > 1024 && self.map.len() * 4 < self.map.capacity() {
+            self.map.shrink_to(self.map.len() * 2);
+        }
+        if self.order.capacity() > 1024 && self.order.len() * 4 < self.order.capacity() {
+            self.order.shrink_to(self.order.len() * 2);
+        }
     }
 
     /// Number of cached replies.
@@ -504,6 +512,7 @@ mod tests {
         c.expire(t0 + secs(100));
         assert!(c.is_empty());
         assert_eq!(c.held_bytes(), 0);
+        assert!(c.map.capacity() <= 1024 && c.order.capacity() <= 1024);
     }
 
     #[test]
