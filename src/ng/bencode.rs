@@ -268,6 +268,12 @@ impl OwnedValue {
         OwnedValue::Dict(Vec::new())
     }
 
+    /// An empty dictionary with room for `n` entries (one allocation for a reply part whose
+    /// size is known).
+    pub fn dict_with_capacity(n: usize) -> Self {
+        OwnedValue::Dict(Vec::with_capacity(n))
+    }
+
     /// An empty list.
     pub fn list() -> Self {
         OwnedValue::List(Vec::new())

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::bencode::{self, OwnedValue};
 use super::cookie_cache::CookieCache;
-use super::message::{encode_reply, error_reply, split_datagram, NgError};
+use super::message::{encode_reply_into, error_reply, split_datagram, NgError};
 use super::request::parse_request;
 use crate::call::Registry;
 use crate::media::ports::bind_udp;
@@ -26,17 +26,17 @@ pub fn handle_datagram(
     datagram: &[u8],
     now: Instant,
 ) -> Option<Vec<u8>> {
-    let out = process(registry, cache, datagram, now)?;
+    let mut reply = Vec::new();
+    let out = process(registry, cache, datagram, now, &mut reply)?;
     if let Some(len) = out.cookie_len {
-        cache.insert_reply(&out.reply, len, now);
+        cache.insert_reply(&reply, len, now);
     }
     registry.settle();
-    Some(out.reply)
+    Some(reply)
 }
 
-/// A reply from [`process`].
+/// What [`process`] wrote.
 struct Outcome {
-    reply: Vec<u8>,
     /// The reply is new: store it in the retransmit cache under its first `cookie_len`
     /// bytes (its cookie) once it has been sent.
     cookie_len: Option<usize>,
@@ -44,23 +44,24 @@ struct Outcome {
     cached: bool,
 }
 
-/// [`handle_datagram`] without waiting for the media workers and without caching the reply:
-/// the caller must call [`Registry::settle`] before it sends a reply during which
-/// [`Registry::sync_epoch`] changed, and before it blocks, and must cache a new reply before it
-/// handles the next datagram.
+/// [`handle_datagram`] without waiting for the media workers and without caching the reply,
+/// which it writes into `reply` (reused across requests): the caller must call
+/// [`Registry::settle`] before it sends a reply during which [`Registry::sync_epoch`] changed,
+/// and before it blocks, and must cache a new reply before it handles the next datagram.
 fn process(
     registry: &mut Registry,
     cache: &mut CookieCache,
     datagram: &[u8],
     now: Instant,
+    reply: &mut Vec<u8>,
 ) -> Option<Outcome> {
     let (cookie, body) = match split_datagram(datagram) {
         Ok(x) => x,
         Err(NgError::NoPayload) => {
             // A cookie and nothing else: the sender can match an error reply to it.
             let cookie = datagram.strip_suffix(b" ").unwrap_or(datagram);
+            encode_reply_into(cookie, &error_reply("Empty NG message"), reply);
             return Some(Outcome {
-                reply: encode_reply(cookie, &error_reply("Empty NG message")),
                 cookie_len: None,
                 cached: false,
             });
@@ -73,13 +74,14 @@ fn process(
     };
     if let Some(cached) = cache.get(cookie, now) {
         tracing::debug!("retransmitted NG request, sending the cached reply");
+        reply.clear();
+        reply.extend_from_slice(cached);
         return Some(Outcome {
-            reply: cached.to_vec(),
             cookie_len: None,
             cached: true,
         });
     }
-    let reply = match bencode::decode(body) {
+    let value = match bencode::decode(body) {
         Err(e) => error_reply(&format!("Failed to decode bencode: {e}")),
         Ok(value) => match value.as_dict() {
             None => error_reply("Message is not a dictionary"),
@@ -103,8 +105,8 @@ fn process(
             },
         },
     };
+    encode_reply_into(cookie, &value, reply);
     Some(Outcome {
-        reply: encode_reply(cookie, &reply),
         cookie_len: Some(cookie.len()),
         cached: false,
     })
@@ -160,6 +162,7 @@ impl UdpControl {
     /// acknowledge once, then the parked replies go out.
     pub fn run(&mut self, registry: &mut Registry, stop: &AtomicBool) {
         let mut buf = vec![0u8; 65536];
+        let mut reply = Vec::with_capacity(4096);
         let mut events = mio::Events::with_capacity(64);
         let mut parked: Vec<Parked> = Vec::new();
         let mut last_tick = Instant::now();
@@ -191,7 +194,9 @@ impl UdpControl {
                     };
                     let now = Instant::now();
                     let epoch = registry.sync_epoch();
-                    if let Some(out) = process(registry, &mut self.cache, &buf[..n], now) {
+                    if let Some(out) =
+                        process(registry, &mut self.cache, &buf[..n], now, &mut reply)
+                    {
                         // A retransmission may ask for a reply still parked: it waits too.
                         let wait =
                             registry.sync_epoch() != epoch || (out.cached && !parked.is_empty());
@@ -199,13 +204,13 @@ impl UdpControl {
                             parked.push(Parked {
                                 sock: i,
                                 to: from,
-                                reply: out.reply.clone(),
+                                reply: reply.clone(),
                             });
-                        } else if let Err(e) = sock.send_to(&out.reply, from) {
+                        } else if let Err(e) = sock.send_to(&reply, from) {
                             tracing::warn!(%from, "cannot send NG reply: {e}");
                         }
                         if let Some(len) = out.cookie_len {
-                            self.cache.insert_reply(&out.reply, len, now);
+                            self.cache.insert_reply(&reply, len, now);
                         }
                     }
                     in_batch += 1;
