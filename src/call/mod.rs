@@ -180,6 +180,13 @@ impl Registry {
         self.media.sync_requested();
     }
 
+    /// [`settle`](Self::settle) without the waiting: wakes the workers and returns the
+    /// acknowledgements to wait for, if any reply needs them. Lets the caller go on with other
+    /// requests meanwhile.
+    pub fn start_settle(&mut self) -> Option<crate::media::SyncTicket> {
+        self.media.start_sync()
+    }
+
     /// Executes one NG command. Its media commands are queued but the workers are only woken
     /// by [`settle`](Self::settle).
     pub fn handle(&mut self, req: &NgRequest, now: Instant) -> Result<OwnedValue, CallError> {

@@ -25,6 +25,7 @@ use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use mio::Waker;
@@ -46,6 +47,51 @@ struct WorkerHandle {
     dirty: Cell<bool>,
     /// A reply waits until this worker has applied what was queued so far.
     sync: bool,
+}
+
+/// How long a reply waits for a worker's acknowledgement before it goes anyway (with a warning).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Acknowledgements outstanding from [`MediaPlane::start_sync`].
+pub struct SyncTicket {
+    rx: crossbeam_channel::Receiver<()>,
+    remaining: usize,
+    deadline: Instant,
+}
+
+impl SyncTicket {
+    /// Whether every worker has acknowledged (or the time is up); does not block.
+    pub fn is_done(&mut self) -> bool {
+        while self.remaining > 0 {
+            match self.rx.try_recv() {
+                Ok(()) => self.remaining -= 1,
+                // A worker that is gone has nothing left to apply.
+                Err(crossbeam_channel::TryRecvError::Disconnected) => self.remaining = 0,
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    if Instant::now() < self.deadline {
+                        return false;
+                    }
+                    tracing::warn!("a media worker did not acknowledge in time");
+                    self.remaining = 0;
+                }
+            }
+        }
+        true
+    }
+
+    /// Blocks until every worker has acknowledged, or the time is up.
+    pub fn wait(&mut self) {
+        while self.remaining > 0 {
+            match self.rx.recv_deadline(self.deadline) {
+                Ok(()) => self.remaining -= 1,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => self.remaining = 0,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    tracing::warn!("a media worker did not acknowledge in time");
+                    self.remaining = 0;
+                }
+            }
+        }
+    }
 }
 
 /// A leg as the control plane sees it: where its sockets are and how to reach its worker.
@@ -257,14 +303,15 @@ impl MediaPlane {
         self.sync_epoch
     }
 
-    /// Wakes the workers with queued commands and waits (briefly) until every worker named by
-    /// [`request_sync`](Self::request_sync) since the last call has acknowledged: one round
-    /// trip per worker for any number of requests.
-    pub fn sync_requested(&mut self) {
+    /// Wakes the workers with queued commands and asks every worker named by
+    /// [`request_sync`](Self::request_sync) since the last call to acknowledge once it has
+    /// applied them: one round trip per worker for any number of requests. `None` when no
+    /// worker was named.
+    pub fn start_sync(&mut self) -> Option<SyncTicket> {
         let n = self.workers.iter().filter(|w| w.sync).count();
         if n == 0 {
             self.flush();
-            return;
+            return None;
         }
         let (tx, rx) = crossbeam_channel::bounded(n);
         for i in 0..self.workers.len() {
@@ -274,12 +321,17 @@ impl MediaPlane {
         }
         drop(tx);
         self.flush();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
-        for _ in 0..n {
-            if rx.recv_deadline(deadline).is_err() {
-                tracing::warn!("a media worker did not acknowledge in time");
-                return;
-            }
+        Some(SyncTicket {
+            rx,
+            remaining: n,
+            deadline: Instant::now() + SYNC_TIMEOUT,
+        })
+    }
+
+    /// [`start_sync`](Self::start_sync) and wait for it.
+    pub fn sync_requested(&mut self) {
+        if let Some(mut t) = self.start_sync() {
+            t.wait();
         }
     }
 

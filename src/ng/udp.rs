@@ -1,6 +1,7 @@
 //! The NG control socket over UDP: the thin I/O layer around the codec, the retransmit cache and
 //! the call registry. One control thread; packets never pass through here.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,7 @@ use super::message::{encode_reply_into, error_reply, split_datagram, NgError};
 use super::request::parse_request;
 use crate::call::Registry;
 use crate::media::ports::bind_udp;
+use crate::media::SyncTicket;
 
 /// How long a reply is kept for retransmitted requests (rtpengine keeps them about 30 s).
 pub const REPLY_CACHE_TTL: Duration = Duration::from_secs(30);
@@ -116,6 +118,10 @@ fn process(
 /// (deletes) are sent. Bounds how long such a reply can wait behind other requests.
 const BATCH: usize = 32;
 
+/// How many batches' parked replies may wait for their acknowledgements at once, while
+/// the loop goes on with the next requests.
+const MAX_WAITING: usize = 4;
+
 /// A reply held back until the media workers have caught up.
 struct Parked {
     sock: usize,
@@ -158,13 +164,16 @@ impl UdpControl {
     ///
     /// Requests are handled in batches (up to [`BATCH`], or until the sockets are empty). A
     /// reply goes out at once unless it must wait for the media workers (a delete closes
-    /// sockets); those are parked, and at the end of the batch the workers are woken once and
-    /// acknowledge once, then the parked replies go out.
+    /// sockets); those are parked. At the end of a batch the workers are woken once and asked
+    /// to acknowledge once; while more requests wait, the loop goes on with them and sends the
+    /// parked replies as their acknowledgements arrive; once the sockets are empty it waits
+    /// for the acknowledgements outstanding.
     pub fn run(&mut self, registry: &mut Registry, stop: &AtomicBool) {
         let mut buf = vec![0u8; 65536];
         let mut reply = Vec::with_capacity(4096);
         let mut events = mio::Events::with_capacity(64);
         let mut parked: Vec<Parked> = Vec::new();
+        let mut waiting: VecDeque<(Option<SyncTicket>, Vec<Parked>)> = VecDeque::new();
         let mut last_tick = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             if let Err(e) = self
@@ -198,8 +207,8 @@ impl UdpControl {
                         process(registry, &mut self.cache, &buf[..n], now, &mut reply)
                     {
                         // A retransmission may ask for a reply still parked: it waits too.
-                        let wait =
-                            registry.sync_epoch() != epoch || (out.cached && !parked.is_empty());
+                        let wait = registry.sync_epoch() != epoch
+                            || (out.cached && !(parked.is_empty() && waiting.is_empty()));
                         if wait {
                             parked.push(Parked {
                                 sock: i,
@@ -216,11 +225,11 @@ impl UdpControl {
                     in_batch += 1;
                     if in_batch >= BATCH {
                         in_batch = 0;
-                        self.end_batch(registry, &mut parked);
+                        self.end_batch(registry, &mut parked, &mut waiting, false);
                     }
                 }
             }
-            self.end_batch(registry, &mut parked);
+            self.end_batch(registry, &mut parked, &mut waiting, true);
             let now = Instant::now();
             if now.duration_since(last_tick) >= Duration::from_secs(1) {
                 last_tick = now;
@@ -230,10 +239,44 @@ impl UdpControl {
         }
     }
 
-    /// Wakes the media workers, waits for those that parked replies wait for, sends those.
-    fn end_batch(&self, registry: &mut Registry, parked: &mut Vec<Parked>) {
-        registry.settle();
-        for p in parked.drain(..) {
+    /// Wakes the media workers and asks those that the batch's parked replies wait for to
+    /// acknowledge; sends the parked replies whose acknowledgements have come, in order. With
+    /// `drain` (nothing else to do) it waits for all of them.
+    fn end_batch(
+        &self,
+        registry: &mut Registry,
+        parked: &mut Vec<Parked>,
+        waiting: &mut VecDeque<(Option<SyncTicket>, Vec<Parked>)>,
+        drain: bool,
+    ) {
+        let ticket = registry.start_settle();
+        if !parked.is_empty() {
+            waiting.push_back((ticket, std::mem::take(parked)));
+        }
+        loop {
+            let must_wait = drain || waiting.len() > MAX_WAITING;
+            let Some((ticket, _)) = waiting.front_mut() else {
+                break;
+            };
+            let done = match ticket {
+                None => true,
+                Some(t) if must_wait => {
+                    t.wait();
+                    true
+                }
+                Some(t) => t.is_done(),
+            };
+            if !done {
+                break;
+            }
+            if let Some((_, replies)) = waiting.pop_front() {
+                self.send_parked(replies);
+            }
+        }
+    }
+
+    fn send_parked(&self, replies: Vec<Parked>) {
+        for p in replies {
             if let Some(sock) = self.socks.get(p.sock) {
                 if let Err(e) = sock.send_to(&p.reply, p.to) {
                     tracing::warn!(to = %p.to, "cannot send NG reply: {e}");
@@ -308,7 +351,7 @@ mod tests {
 
     #[test]
     fn pipelined_deletes_are_answered_after_their_sockets_close() {
-        const CALLS: usize = 40;
+        const CALLS: usize = 80;
         let cfg = Config {
             delete_delay: 0,
             port_min: 43600,
