@@ -12,10 +12,13 @@ use rtpbridge::recording::{Recorder, RecordingError, Settings as RecordingSettin
 
 fn log_filter(level: u8) -> &'static str {
     // rtpengine/syslog levels: 0 emerg .. 3 err, 4 warning, 5 notice, 6 info, 7 debug.
+    // tracing has no notice: 5 is info without the per-request lines, which rtpengine too
+    // writes at info (6) only.
     match level {
         0..=3 => "error",
         4 => "warn",
-        5 | 6 => "info",
+        5 => "info,rtpbridge::requests=warn",
+        6 => "info",
         _ => "debug",
     }
 }
@@ -35,7 +38,20 @@ fn daemonize() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Pins glibc's mmap threshold at its default (128 KiB). Left dynamic, glibc raises it the first
+/// time a large block is freed, and from then on the NG retransmit cache's 256 KiB chunks come
+/// from the heap, whose middle is never given back: after a burst of calls the daemon kept
+/// tens of MB it no longer used. Mapped separately, a released chunk is returned at once.
+fn pin_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 fn main() -> ExitCode {
+    pin_mmap_threshold();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cfg = match config::parse_args(args) {
         Ok(c) => c,
@@ -161,4 +177,20 @@ fn main() -> ExitCode {
         let _ = std::fs::remove_file(p);
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn notice_level_leaves_out_the_per_request_lines_and_info_has_them() {
+        let target = rtpbridge::call::REQUEST_LOG;
+        assert!(log_filter(5).contains(&format!("{target}=warn")));
+        assert!(!log_filter(6).contains(target));
+        for level in 0..=7 {
+            // Every filter is one tracing_subscriber accepts.
+            tracing_subscriber::EnvFilter::try_new(log_filter(level)).expect("valid filter");
+        }
+    }
 }

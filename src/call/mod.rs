@@ -28,6 +28,12 @@ use crate::sdp::{Media, Session};
 
 use model::{Call, EndReason, MediaSide, Monologue};
 
+/// Log target of the lines written for every request and every call (offer, answer and
+/// delete processed, call ended). rtpengine logs those at level 6 (info), above its default 5
+/// (notice); the daemon's `-L 5` keeps them out the same way (they cost about a tenth of
+/// the control plane's CPU at thousands of requests per second).
+pub const REQUEST_LOG: &str = "rtpbridge::requests";
+
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     #[error("Unknown call-id")]
@@ -160,7 +166,29 @@ impl Registry {
         &self.media
     }
 
-    /// Executes one NG command.
+    /// Changes whenever a command's reply must wait for [`settle`](Self::settle): the command
+    /// closed sockets, and the SIP proxy must not hear of it before they are closed.
+    pub fn sync_epoch(&self) -> u64 {
+        self.media.sync_epoch()
+    }
+
+    /// Hands the queued media commands to the workers and waits until those that closed
+    /// sockets for a reply have done so. Call before sending a reply during which
+    /// [`sync_epoch`](Self::sync_epoch) changed, and before blocking for the next request (a
+    /// batch of requests can share one call).
+    pub fn settle(&mut self) {
+        self.media.sync_requested();
+    }
+
+    /// [`settle`](Self::settle) without the waiting: wakes the workers and returns the
+    /// acknowledgements to wait for, if any reply needs them. Lets the caller go on with other
+    /// requests meanwhile.
+    pub fn start_settle(&mut self) -> Option<crate::media::SyncTicket> {
+        self.media.start_sync()
+    }
+
+    /// Executes one NG command. Its media commands are queued but the workers are only woken
+    /// by [`settle`](Self::settle).
     pub fn handle(&mut self, req: &NgRequest, now: Instant) -> Result<OwnedValue, CallError> {
         for opt in unsupported::ignored_options(req) {
             tracing::warn!(
@@ -168,11 +196,13 @@ impl Registry {
                 "option {opt} is accepted but not implemented yet; ignored"
             );
         }
-        *self
-            .totals
-            .commands
-            .entry(req.command.name().to_string())
-            .or_default() += 1;
+        let name = req.command.name();
+        match self.totals.commands.get_mut(name) {
+            Some(n) => *n += 1,
+            None => {
+                self.totals.commands.insert(name.to_string(), 1);
+            }
+        }
         let r = match &req.command {
             Command::Ping => Ok(OwnedValue::dict().with("result", OwnedValue::str("pong"))),
             Command::Offer => self.offer(req, now),
@@ -379,7 +409,7 @@ impl Registry {
             sdpview::rewrite_for(&session, recv, send, ours, req, true)
                 .map_err(|e| CallError::BadSdp(e.to_string()))?
         };
-        tracing::info!(call_id, from_tag, "offer processed");
+        tracing::info!(target: REQUEST_LOG, call_id, from_tag, "offer processed");
         let mut reply = OwnedValue::dict().with("sdp", OwnedValue::str(&out));
         self.rec_after_sdp(req, "offer", a, &out, &mut reply);
         reply.push("result", OwnedValue::str("ok"));
@@ -489,6 +519,7 @@ impl Registry {
                 .map_err(|e| CallError::BadSdp(e.to_string()))?
         };
         tracing::info!(
+            target: REQUEST_LOG,
             call_id,
             from_tag,
             to_tag = req.to_tag.as_deref().unwrap_or(""),
@@ -584,8 +615,9 @@ impl Registry {
                     }
                 }
             }
-            self.media.sync(worker);
+            self.media.request_sync(worker);
             tracing::info!(
+                target: REQUEST_LOG,
                 call_id,
                 parties = gone.len(),
                 "delete processed: branch removed, call continues"
@@ -599,7 +631,7 @@ impl Registry {
             }
             self.rec_deleted(call_id);
         }
-        tracing::info!(call_id, delay, "delete processed");
+        tracing::info!(target: REQUEST_LOG, call_id, delay, "delete processed");
         let mut reply = match stats {
             Some(s) => s,
             None => OwnedValue::dict(),
@@ -638,7 +670,7 @@ impl Registry {
             for leg in call.legs() {
                 self.media.remove_leg(leg);
             }
-            self.media.sync(call.worker);
+            self.media.request_sync(call.worker);
             self.rec_call_ended(&call);
             let t = &mut self.totals;
             match reason {
@@ -648,7 +680,7 @@ impl Registry {
                 EndReason::FinalTimeout => t.final_timeout += 1,
                 EndReason::Shutdown => t.forced_terminated += 1,
             }
-            tracing::info!(call_id, ?reason, "call ended");
+            tracing::info!(target: REQUEST_LOG, call_id, ?reason, "call ended");
         }
     }
 
@@ -706,6 +738,7 @@ impl Registry {
         for (id, reason) in ended {
             self.end_call(&id, reason);
         }
+        self.settle();
     }
 
     /// Ends every call and stops the media workers (SIGTERM).
@@ -748,7 +781,10 @@ fn sdp_request(req: &NgRequest) -> Result<Option<SdpRequest<'_>>, CallError> {
 
 /// The reply for an SDP we must not touch (loop-protect found our own marker).
 fn untouched(sdp: &str) -> OwnedValue {
-    tracing::info!("SDP already carries our loop-protect marker; passed on untouched");
+    tracing::info!(
+        target: REQUEST_LOG,
+        "SDP already carries our loop-protect marker; passed on untouched"
+    );
     OwnedValue::dict()
         .with("sdp", OwnedValue::str(sdp))
         .with("result", OwnedValue::str("ok"))

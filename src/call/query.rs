@@ -14,19 +14,24 @@ fn int(v: u64) -> OwnedValue {
     OwnedValue::Int(v.min(i64::MAX as u64) as i64)
 }
 
+/// A formatted value, without copying the text once more.
+fn text(v: impl ToString) -> OwnedValue {
+    OwnedValue::Bytes(v.to_string().into_bytes())
+}
+
 fn endpoint(a: SocketAddr) -> OwnedValue {
-    OwnedValue::dict()
+    OwnedValue::dict_with_capacity(3)
         .with(
             "family",
             OwnedValue::str(if a.is_ipv4() { "IPv4" } else { "IPv6" }),
         )
-        .with("address", OwnedValue::str(&a.ip().to_string()))
+        .with("address", text(a.ip()))
         .with("port", int(a.port() as u64))
 }
 
 fn counters(c: &Counters) -> OwnedValue {
     let s = c.snapshot();
-    OwnedValue::dict()
+    OwnedValue::dict_with_capacity(3)
         .with("packets", int(s.packets))
         .with("bytes", int(s.bytes))
         .with("errors", int(s.errors))
@@ -51,12 +56,12 @@ fn stream(side: &MediaSide, rtcp: bool, totals: &mut [u64; 6]) -> Option<OwnedVa
     totals[base] += snap.packets;
     totals[base + 1] += snap.bytes;
     totals[base + 2] += snap.errors;
-    let mut d = OwnedValue::dict()
+    let mut d = OwnedValue::dict_with_capacity(9)
         .with(
             "local port",
             int(if rtcp { leg.rtcp_port } else { leg.port } as u64),
         )
-        .with("local address", OwnedValue::str(&leg.address.to_string()))
+        .with("local address", text(leg.address))
         .with(
             "family",
             OwnedValue::str(if leg.address.is_ipv4() {
@@ -107,7 +112,7 @@ pub fn call_stats(call: &Call) -> OwnedValue {
                     streams.push(s);
                 }
             }
-            let mut md = OwnedValue::dict()
+            let mut md = OwnedValue::dict_with_capacity(6)
                 .with("index", int(i as u64 + 1))
                 .with("type", OwnedValue::str(&side.desc.kind))
                 .with("protocol", OwnedValue::str(&side.desc.protocol));
@@ -129,7 +134,7 @@ pub fn call_stats(call: &Call) -> OwnedValue {
             md.push("flags", OwnedValue::List(flags));
             medias.push(md);
         }
-        let mut td = OwnedValue::dict()
+        let mut td = OwnedValue::dict_with_capacity(6)
             .with("tag", OwnedValue::str(m.tag_str()))
             .with("created", int(m.created));
         if let Some(l) = &m.label {
@@ -143,7 +148,7 @@ pub fn call_stats(call: &Call) -> OwnedValue {
             td.push("subscribers", sub);
         }
         td.push("medias", OwnedValue::List(medias));
-        tags.push(m.tag_str(), td);
+        tags.push(m.tag_str().to_string(), td);
     }
     let part = |b: usize| {
         OwnedValue::dict()

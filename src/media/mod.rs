@@ -3,6 +3,15 @@
 //! The control plane holds a [`MediaPlane`]: it allocates ports, assigns each call to one worker
 //! (all of a call's sockets live there) and sends that worker commands. It never touches a
 //! socket after handing it over, and it never locks the packet path.
+//!
+//! Commands are queued at once but the worker is woken lazily: [`MediaPlane::flush`] wakes every
+//! worker that has new commands, once, however many were queued (an eventfd write and a thread
+//! wake-up per command cost more than the command). A worker applies every queued command before
+//! it reads its next packet, so a packet can never overtake a command queued before it, woken or
+//! not; the wake only makes the worker apply them without waiting for a packet. Whoever drives
+//! the plane (the NG loop) calls `flush` before it blocks. Likewise [`MediaPlane::request_sync`]
+//! only notes that a reply must wait for a worker; [`MediaPlane::sync_requested`] then waits for
+//! all of them, one round trip per worker for a whole batch of requests.
 
 pub mod latch;
 pub mod ports;
@@ -10,11 +19,13 @@ pub mod stats;
 pub mod webrtc;
 pub mod worker;
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use mio::Waker;
@@ -32,6 +43,55 @@ struct WorkerHandle {
     waker: Arc<Waker>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<WorkerCounters>,
+    /// Commands were queued since the last wake.
+    dirty: Cell<bool>,
+    /// A reply waits until this worker has applied what was queued so far.
+    sync: bool,
+}
+
+/// How long a reply waits for a worker's acknowledgement before it goes anyway (with a warning).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Acknowledgements outstanding from [`MediaPlane::start_sync`].
+pub struct SyncTicket {
+    rx: crossbeam_channel::Receiver<()>,
+    remaining: usize,
+    deadline: Instant,
+}
+
+impl SyncTicket {
+    /// Whether every worker has acknowledged (or the time is up); does not block.
+    pub fn is_done(&mut self) -> bool {
+        while self.remaining > 0 {
+            match self.rx.try_recv() {
+                Ok(()) => self.remaining -= 1,
+                // A worker that is gone has nothing left to apply.
+                Err(crossbeam_channel::TryRecvError::Disconnected) => self.remaining = 0,
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    if Instant::now() < self.deadline {
+                        return false;
+                    }
+                    tracing::warn!("a media worker did not acknowledge in time");
+                    self.remaining = 0;
+                }
+            }
+        }
+        true
+    }
+
+    /// Blocks until every worker has acknowledged, or the time is up.
+    pub fn wait(&mut self) {
+        while self.remaining > 0 {
+            match self.rx.recv_deadline(self.deadline) {
+                Ok(()) => self.remaining -= 1,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => self.remaining = 0,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    tracing::warn!("a media worker did not acknowledge in time");
+                    self.remaining = 0;
+                }
+            }
+        }
+    }
 }
 
 /// A leg as the control plane sees it: where its sockets are and how to reach its worker.
@@ -54,6 +114,8 @@ pub struct MediaPlane {
     port_range: (u16, u16),
     next_leg: LegId,
     next_worker: usize,
+    /// Counts [`request_sync`](Self::request_sync) calls.
+    sync_epoch: u64,
 }
 
 impl MediaPlane {
@@ -87,6 +149,8 @@ impl MediaPlane {
                 waker,
                 thread: Some(thread),
                 counters,
+                dirty: Cell::new(false),
+                sync: false,
             });
         }
         Ok(MediaPlane {
@@ -95,6 +159,7 @@ impl MediaPlane {
             port_range: (port_min, port_max),
             next_leg: 1,
             next_worker: 0,
+            sync_epoch: 0,
         })
     }
 
@@ -105,9 +170,19 @@ impl MediaPlane {
         w
     }
 
+    /// Queues a command; the worker is woken by the next [`flush`](Self::flush).
     fn send(&self, worker: usize, cmd: WorkerCmd) {
         if let Some(w) = self.workers.get(worker) {
             if w.tx.send(cmd).is_ok() {
+                w.dirty.set(true);
+            }
+        }
+    }
+
+    /// Wakes every worker that has commands queued since its last wake.
+    pub fn flush(&self) {
+        for w in &self.workers {
+            if w.dirty.replace(false) {
                 let _ = w.waker.wake();
             }
         }
@@ -215,14 +290,58 @@ impl MediaPlane {
         }
     }
 
-    /// Waits (briefly) until `worker` has applied every command sent to it so far, e.g. until
-    /// removed legs' sockets are closed, so that a reply to the SIP proxy never overtakes them.
-    pub fn sync(&self, worker: usize) {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.send(worker, WorkerCmd::Sync(tx));
-        if rx.recv_timeout(std::time::Duration::from_secs(1)).is_err() {
-            tracing::warn!(worker, "media worker did not acknowledge in time");
+    /// Notes that the reply being built must not leave before `worker` has applied every
+    /// command sent to it so far (e.g. closed a removed leg's sockets, so that a delete reply
+    /// never overtakes them). [`sync_requested`](Self::sync_requested) does the waiting.
+    pub fn request_sync(&mut self, worker: usize) {
+        if let Some(w) = self.workers.get_mut(worker) {
+            w.sync = true;
+            self.sync_epoch += 1;
         }
+    }
+
+    /// Changes with every [`request_sync`](Self::request_sync): a caller compares it before
+    /// and after a request to learn whether that request's reply must wait.
+    pub fn sync_epoch(&self) -> u64 {
+        self.sync_epoch
+    }
+
+    /// Wakes the workers with queued commands and asks every worker named by
+    /// [`request_sync`](Self::request_sync) since the last call to acknowledge once it has
+    /// applied them: one round trip per worker for any number of requests. `None` when no
+    /// worker was named.
+    pub fn start_sync(&mut self) -> Option<SyncTicket> {
+        let n = self.workers.iter().filter(|w| w.sync).count();
+        if n == 0 {
+            self.flush();
+            return None;
+        }
+        let (tx, rx) = crossbeam_channel::bounded(n);
+        for i in 0..self.workers.len() {
+            if std::mem::take(&mut self.workers[i].sync) {
+                self.send(i, WorkerCmd::Sync(tx.clone()));
+            }
+        }
+        drop(tx);
+        self.flush();
+        Some(SyncTicket {
+            rx,
+            remaining: n,
+            deadline: Instant::now() + SYNC_TIMEOUT,
+        })
+    }
+
+    /// [`start_sync`](Self::start_sync) and wait for it.
+    pub fn sync_requested(&mut self) {
+        if let Some(mut t) = self.start_sync() {
+            t.wait();
+        }
+    }
+
+    /// Waits (briefly) until `worker` has applied every command sent to it so far.
+    pub fn sync(&mut self, worker: usize) {
+        self.request_sync(worker);
+        self.sync_requested();
     }
 
     /// Ports in use across all addresses (each pair counts once).

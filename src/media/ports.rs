@@ -109,19 +109,33 @@ impl PortPool {
     }
 }
 
-/// Binds a non-blocking UDP socket (IPv6 sockets are IPv6-only), optionally with larger kernel
-/// buffers. Used for media sockets and the NG control socket alike.
-pub fn bind_udp(addr: SocketAddr, buffer: Option<usize>) -> io::Result<UdpSocket> {
+/// A non-blocking UDP socket for `addr`'s family, not bound yet.
+fn new_udp_socket(addr: SocketAddr) -> io::Result<Socket> {
     let domain = if addr.is_ipv6() {
         Domain::IPV6
     } else {
         Domain::IPV4
     };
-    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    // Non-blocking from the start: one syscall less than setting it afterwards (a port pair
+    // per leg, several legs per call, so the control plane's cost per call counts these).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let s = Socket::new(domain, Type::DGRAM.nonblocking(), Some(Protocol::UDP))?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let s = {
+        let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        s.set_nonblocking(true)?;
+        s
+    };
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }
-    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+/// Binds a non-blocking UDP socket (IPv6 sockets are IPv6-only), optionally with larger kernel
+/// buffers. Used for media sockets and the NG control socket alike.
+pub fn bind_udp(addr: SocketAddr, buffer: Option<usize>) -> io::Result<UdpSocket> {
+    let s = new_udp_socket(addr)?;
     if let Some(size) = buffer {
         let _ = s.set_recv_buffer_size(size);
         let _ = s.set_send_buffer_size(size);
@@ -133,8 +147,53 @@ pub fn bind_udp(addr: SocketAddr, buffer: Option<usize>) -> io::Result<UdpSocket
 /// Media sockets see bursts; a larger buffer absorbs them without loss.
 const MEDIA_SOCKET_BUFFER: usize = 1 << 20;
 
+/// Which of the two buffer sizes a media socket must set: asking for
+/// [`MEDIA_SOCKET_BUFFER`] is a wasted syscall (two per socket, four sockets per call) where the
+/// system default (`net.core.rmem_default`/`wmem_default`) already gives a socket at least
+/// as much as the request would. Probed once, on a throwaway socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BufferPlan {
+    recv: bool,
+    send: bool,
+}
+
+fn media_buffer_plan() -> BufferPlan {
+    static PLAN: std::sync::OnceLock<BufferPlan> = std::sync::OnceLock::new();
+    *PLAN.get_or_init(|| probe_buffer_plan(MEDIA_SOCKET_BUFFER))
+}
+
+fn probe_buffer_plan(size: usize) -> BufferPlan {
+    let probe = || Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP));
+    let (Ok(default), Ok(asked)) = (probe(), probe()) else {
+        return BufferPlan {
+            recv: true,
+            send: true,
+        };
+    };
+    let _ = asked.set_recv_buffer_size(size);
+    let _ = asked.set_send_buffer_size(size);
+    // Any error: set it, as before.
+    let needed = |d: io::Result<usize>, a: io::Result<usize>| match (d, a) {
+        (Ok(d), Ok(a)) => d < a,
+        _ => true,
+    };
+    BufferPlan {
+        recv: needed(default.recv_buffer_size(), asked.recv_buffer_size()),
+        send: needed(default.send_buffer_size(), asked.send_buffer_size()),
+    }
+}
+
 fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
-    bind_udp(addr, Some(MEDIA_SOCKET_BUFFER))
+    let plan = media_buffer_plan();
+    let s = new_udp_socket(addr)?;
+    if plan.recv {
+        let _ = s.set_recv_buffer_size(MEDIA_SOCKET_BUFFER);
+    }
+    if plan.send {
+        let _ = s.set_send_buffer_size(MEDIA_SOCKET_BUFFER);
+    }
+    s.bind(&addr.into())?;
+    Ok(s.into())
 }
 
 fn bind_pair(
@@ -181,6 +240,34 @@ mod tests {
             seen.last(),
             Some(&first),
             "released port is handed out last"
+        );
+    }
+
+    #[test]
+    fn media_sockets_get_at_least_the_buffers_asked_for() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let mut pool = PortPool::new(41301, 41310);
+        let a = pool.allocate(lo, true).unwrap();
+        let asked = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+        let _ = asked.set_recv_buffer_size(MEDIA_SOCKET_BUFFER);
+        let _ = asked.set_send_buffer_size(MEDIA_SOCKET_BUFFER);
+        for s in [&a.rtp, a.rtcp.as_ref().unwrap()] {
+            let s = socket2::SockRef::from(s);
+            assert!(s.recv_buffer_size().unwrap() >= asked.recv_buffer_size().unwrap());
+            assert!(s.send_buffer_size().unwrap() >= asked.send_buffer_size().unwrap());
+            assert!(s.nonblocking().unwrap());
+        }
+    }
+
+    #[test]
+    fn buffer_sizes_the_default_already_exceeds_are_not_set() {
+        // Any default beats a request for one byte (the kernel's minimum is larger).
+        assert_eq!(
+            probe_buffer_plan(1),
+            BufferPlan {
+                recv: false,
+                send: false
+            }
         );
     }
 

@@ -10,7 +10,6 @@
 //! that, re-encoding a decoded [`Value`] gives back exactly the input bytes.
 
 use std::borrow::Cow;
-use std::io::Write as _;
 
 /// Why a byte string is not acceptable bencode. Every variant carries the byte offset
 /// in the input where the problem was found.
@@ -227,7 +226,12 @@ impl<'a> Value<'a> {
             }
             Value::Dict(dict) => OwnedValue::Dict(
                 dict.iter()
-                    .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_owned_value()))
+                    .map(|(k, v)| {
+                        (
+                            Cow::Owned(String::from_utf8_lossy(k).into_owned()),
+                            v.to_owned_value(),
+                        )
+                    })
                     .collect(),
             ),
         }
@@ -241,7 +245,8 @@ pub enum OwnedValue {
     Bytes(Vec<u8>),
     List(Vec<OwnedValue>),
     /// Entries are encoded in insertion order (rtpengine does not sort reply keys either).
-    Dict(Vec<(String, OwnedValue)>),
+    /// Keys are mostly literals: borrowing them saves an allocation per key.
+    Dict(Vec<(Cow<'static, str>, OwnedValue)>),
 }
 
 impl OwnedValue {
@@ -263,6 +268,12 @@ impl OwnedValue {
         OwnedValue::Dict(Vec::new())
     }
 
+    /// An empty dictionary with room for `n` entries (one allocation for a reply part whose
+    /// size is known).
+    pub fn dict_with_capacity(n: usize) -> Self {
+        OwnedValue::Dict(Vec::with_capacity(n))
+    }
+
     /// An empty list.
     pub fn list() -> Self {
         OwnedValue::List(Vec::new())
@@ -270,7 +281,11 @@ impl OwnedValue {
 
     /// Appends `key: value` to a dictionary. Returns `false` (and changes nothing) if
     /// `self` is not a dictionary.
-    pub fn push(&mut self, key: impl Into<String>, value: impl Into<OwnedValue>) -> bool {
+    pub fn push(
+        &mut self,
+        key: impl Into<Cow<'static, str>>,
+        value: impl Into<OwnedValue>,
+    ) -> bool {
         match self {
             OwnedValue::Dict(entries) => {
                 entries.push((key.into(), value.into()));
@@ -295,7 +310,7 @@ impl OwnedValue {
     /// Builder form of [`OwnedValue::push`]:
     /// `OwnedValue::dict().with("result", "ok").with("sdp", sdp)`.
     #[must_use]
-    pub fn with(mut self, key: impl Into<String>, value: impl Into<OwnedValue>) -> Self {
+    pub fn with(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<OwnedValue>) -> Self {
         self.push(key, value);
         self
     }
@@ -352,9 +367,24 @@ impl OwnedValue {
         }
     }
 
+    /// The length of [`OwnedValue::encode`]'s output, to size a buffer once.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            OwnedValue::Int(i) => int_len(*i),
+            OwnedValue::Bytes(b) => bytes_len(b),
+            OwnedValue::List(items) => 2 + items.iter().map(OwnedValue::encoded_len).sum::<usize>(),
+            OwnedValue::Dict(entries) => {
+                2 + entries
+                    .iter()
+                    .map(|(k, v)| bytes_len(k.as_bytes()) + v.encoded_len())
+                    .sum::<usize>()
+            }
+        }
+    }
+
     /// [`OwnedValue::encode`] into a fresh buffer.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.encoded_len());
         self.encode(&mut out);
         out
     }
@@ -426,14 +456,52 @@ impl From<Value<'_>> for OwnedValue {
     }
 }
 
+/// Appends the decimal digits of `n` (no formatting machinery: every reply writes dozens).
+fn push_decimal(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// How many bytes [`push_decimal`] writes for `n`.
+fn decimal_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
 fn encode_int(i: i64, out: &mut Vec<u8>) {
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "i{i}e");
+    out.push(b'i');
+    if i < 0 {
+        out.push(b'-');
+    }
+    push_decimal(i.unsigned_abs(), out);
+    out.push(b'e');
 }
 
 fn encode_bytes(b: &[u8], out: &mut Vec<u8>) {
-    let _ = write!(out, "{}:", b.len());
+    push_decimal(b.len() as u64, out);
+    out.push(b':');
     out.extend_from_slice(b);
+}
+
+fn int_len(i: i64) -> usize {
+    2 + usize::from(i < 0) + decimal_len(i.unsigned_abs())
+}
+
+fn bytes_len(b: &[u8]) -> usize {
+    decimal_len(b.len() as u64) + 1 + b.len()
 }
 
 /// Decodes one bencode value that must span the whole input, with [`Limits::default`].
@@ -870,6 +938,26 @@ mod tests {
         assert!(l[3].as_list().is_none());
     }
 
+    #[test]
+    fn integers_and_lengths_encode_exactly() {
+        for (i, want) in [
+            (0i64, &b"i0e"[..]),
+            (9, b"i9e"),
+            (10, b"i10e"),
+            (-1, b"i-1e"),
+            (i64::MAX, b"i9223372036854775807e"),
+            (i64::MIN, b"i-9223372036854775808e"),
+        ] {
+            let v = OwnedValue::Int(i);
+            assert_eq!(v.to_bytes(), want);
+            assert_eq!(v.encoded_len(), want.len());
+        }
+        let long = OwnedValue::Bytes(vec![b'x'; 1234]);
+        let enc = long.to_bytes();
+        assert!(enc.starts_with(b"1234:x"));
+        assert_eq!(long.encoded_len(), enc.len());
+    }
+
     // ---- property tests ----
 
     /// Mirror of a bencode value for the serde_bencode oracle.
@@ -897,7 +985,9 @@ mod tests {
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(OwnedValue::List),
                 // Sorted, unique keys: the canonical form serde_bencode produces.
                 proptest::collection::btree_map("[a-z_ -]{0,8}", inner, 0..6).prop_map(
-                    |m: BTreeMap<String, OwnedValue>| OwnedValue::Dict(m.into_iter().collect())
+                    |m: BTreeMap<String, OwnedValue>| OwnedValue::Dict(
+                        m.into_iter().map(|(k, v)| (k.into(), v)).collect()
+                    )
                 ),
             ]
         })
@@ -912,7 +1002,13 @@ mod tests {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(OwnedValue::List),
                 // Unsorted keys with duplicates.
-                proptest::collection::vec(("[a-c]{1,2}", inner), 0..6).prop_map(OwnedValue::Dict),
+                proptest::collection::vec(("[a-c]{1,2}", inner), 0..6).prop_map(|d| {
+                    OwnedValue::Dict(
+                        d.into_iter()
+                            .map(|(k, v): (String, _)| (k.into(), v))
+                            .collect(),
+                    )
+                }),
             ]
         })
     }
@@ -923,6 +1019,7 @@ mod tests {
             let ours = v.to_bytes();
             let oracle = serde_bencode::to_bytes(&to_oracle(&v)).unwrap();
             prop_assert_eq!(&ours, &oracle);
+            prop_assert_eq!(v.encoded_len(), ours.len());
             let decoded = decode(&ours).unwrap();
             prop_assert_eq!(decoded.to_owned_value(), v.clone());
             let theirs: serde_bencode::value::Value = serde_bencode::from_bytes(&ours).unwrap();

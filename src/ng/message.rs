@@ -99,11 +99,18 @@ pub fn decode_body_with<'a>(body: &'a [u8], limits: &Limits) -> Result<Dict<'a>,
 
 /// Builds the reply datagram: `<cookie> <bencoded reply>`.
 pub fn encode_reply(cookie: &[u8], reply: &OwnedValue) -> Vec<u8> {
-    let mut out = Vec::with_capacity(cookie.len() + 1 + 64);
+    let mut out = Vec::new();
+    encode_reply_into(cookie, reply, &mut out);
+    out
+}
+
+/// [`encode_reply`] into `out` (cleared first), so that a loop can reuse one buffer.
+pub fn encode_reply_into(cookie: &[u8], reply: &OwnedValue, out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(cookie.len() + 1 + reply.encoded_len());
     out.extend_from_slice(cookie);
     out.push(b' ');
-    reply.encode(&mut out);
-    out
+    reply.encode(out);
 }
 
 /// `{"result": "error", "error-reason": reason}`.

@@ -1711,7 +1711,7 @@ mod tests {
         let bytes = OwnedValue::Dict(
             entries
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
+                .map(|(k, v)| (k.to_string().into(), v.clone()))
                 .collect(),
         )
         .to_bytes();

@@ -1,6 +1,7 @@
 //! The NG control socket over UDP: the thin I/O layer around the codec, the retransmit cache and
 //! the call registry. One control thread; packets never pass through here.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,28 +10,63 @@ use std::time::{Duration, Instant};
 
 use super::bencode::{self, OwnedValue};
 use super::cookie_cache::CookieCache;
-use super::message::{encode_reply, error_reply, split_datagram, NgError};
+use super::message::{encode_reply_into, error_reply, split_datagram, NgError};
 use super::request::parse_request;
 use crate::call::Registry;
 use crate::media::ports::bind_udp;
+use crate::media::SyncTicket;
 
 /// How long a reply is kept for retransmitted requests (rtpengine keeps them about 30 s).
 pub const REPLY_CACHE_TTL: Duration = Duration::from_secs(30);
 
 /// Handles one datagram and returns the reply datagram, if any. Sans-IO apart from the
-/// registry's media plane, so tests can call it directly.
+/// registry's media plane, so tests can call it directly. The media workers have applied the
+/// request's commands (those a reply must wait for) when it returns.
 pub fn handle_datagram(
     registry: &mut Registry,
     cache: &mut CookieCache,
     datagram: &[u8],
     now: Instant,
 ) -> Option<Vec<u8>> {
+    let mut reply = Vec::new();
+    let out = process(registry, cache, datagram, now, &mut reply)?;
+    if let Some(len) = out.cookie_len {
+        cache.insert_reply(&reply, len, now);
+    }
+    registry.settle();
+    Some(reply)
+}
+
+/// What [`process`] wrote.
+struct Outcome {
+    /// The reply is new: store it in the retransmit cache under its first `cookie_len`
+    /// bytes (its cookie) once it has been sent.
+    cookie_len: Option<usize>,
+    /// The reply came from the retransmit cache.
+    cached: bool,
+}
+
+/// [`handle_datagram`] without waiting for the media workers and without caching the reply,
+/// which it writes into `reply` (reused across requests): the caller must call
+/// [`Registry::settle`] before it sends a reply during which [`Registry::sync_epoch`] changed,
+/// and before it blocks, and must cache a new reply before it handles the next datagram.
+fn process(
+    registry: &mut Registry,
+    cache: &mut CookieCache,
+    datagram: &[u8],
+    now: Instant,
+    reply: &mut Vec<u8>,
+) -> Option<Outcome> {
     let (cookie, body) = match split_datagram(datagram) {
         Ok(x) => x,
         Err(NgError::NoPayload) => {
             // A cookie and nothing else: the sender can match an error reply to it.
             let cookie = datagram.strip_suffix(b" ").unwrap_or(datagram);
-            return Some(encode_reply(cookie, &error_reply("Empty NG message")));
+            encode_reply_into(cookie, &error_reply("Empty NG message"), reply);
+            return Some(Outcome {
+                cookie_len: None,
+                cached: false,
+            });
         }
         Err(e) => {
             // Without a usable cookie there is nothing the sender could match a reply to.
@@ -40,9 +76,14 @@ pub fn handle_datagram(
     };
     if let Some(cached) = cache.get(cookie, now) {
         tracing::debug!("retransmitted NG request, sending the cached reply");
-        return Some(cached.to_vec());
+        reply.clear();
+        reply.extend_from_slice(cached);
+        return Some(Outcome {
+            cookie_len: None,
+            cached: true,
+        });
     }
-    let reply = match bencode::decode(body) {
+    let value = match bencode::decode(body) {
         Err(e) => error_reply(&format!("Failed to decode bencode: {e}")),
         Ok(value) => match value.as_dict() {
             None => error_reply("Message is not a dictionary"),
@@ -66,9 +107,26 @@ pub fn handle_datagram(
             },
         },
     };
-    let out = encode_reply(cookie, &reply);
-    cache.insert(cookie.to_vec(), out.clone(), now);
-    Some(out)
+    encode_reply_into(cookie, &value, reply);
+    Some(Outcome {
+        cookie_len: Some(cookie.len()),
+        cached: false,
+    })
+}
+
+/// Requests handled before the media workers are woken and the replies that wait for them
+/// (deletes) are sent. Bounds how long such a reply can wait behind other requests.
+const BATCH: usize = 32;
+
+/// How many batches' parked replies may wait for their acknowledgements at once, while
+/// the loop goes on with the next requests.
+const MAX_WAITING: usize = 4;
+
+/// A reply held back until the media workers have caught up.
+struct Parked {
+    sock: usize,
+    to: SocketAddr,
+    reply: Vec<u8>,
 }
 
 pub struct UdpControl {
@@ -103,9 +161,19 @@ impl UdpControl {
     }
 
     /// Serves requests until `stop` is set; runs the registry's timers about once a second.
+    ///
+    /// Requests are handled in batches (up to [`BATCH`], or until the sockets are empty). A
+    /// reply goes out at once unless it must wait for the media workers (a delete closes
+    /// sockets); those are parked. At the end of a batch the workers are woken once and asked
+    /// to acknowledge once; while more requests wait, the loop goes on with them and sends the
+    /// parked replies as their acknowledgements arrive; once the sockets are empty it waits
+    /// for the acknowledgements outstanding.
     pub fn run(&mut self, registry: &mut Registry, stop: &AtomicBool) {
         let mut buf = vec![0u8; 65536];
+        let mut reply = Vec::with_capacity(4096);
         let mut events = mio::Events::with_capacity(64);
+        let mut parked: Vec<Parked> = Vec::new();
+        let mut waiting: VecDeque<(Option<SyncTicket>, Vec<Parked>)> = VecDeque::new();
         let mut last_tick = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             if let Err(e) = self
@@ -117,8 +185,10 @@ impl UdpControl {
                     return;
                 }
             }
+            let mut in_batch = 0;
             for ev in events.iter() {
-                let Some(sock) = self.socks.get(ev.token().0) else {
+                let i = ev.token().0;
+                let Some(sock) = self.socks.get(i) else {
                     continue;
                 };
                 loop {
@@ -132,19 +202,85 @@ impl UdpControl {
                         }
                     };
                     let now = Instant::now();
-                    if let Some(reply) = handle_datagram(registry, &mut self.cache, &buf[..n], now)
+                    let epoch = registry.sync_epoch();
+                    if let Some(out) =
+                        process(registry, &mut self.cache, &buf[..n], now, &mut reply)
                     {
-                        if let Err(e) = sock.send_to(&reply, from) {
+                        // A retransmission may ask for a reply still parked: it waits too.
+                        let wait = registry.sync_epoch() != epoch
+                            || (out.cached && !(parked.is_empty() && waiting.is_empty()));
+                        if wait {
+                            parked.push(Parked {
+                                sock: i,
+                                to: from,
+                                reply: reply.clone(),
+                            });
+                        } else if let Err(e) = sock.send_to(&reply, from) {
                             tracing::warn!(%from, "cannot send NG reply: {e}");
                         }
+                        if let Some(len) = out.cookie_len {
+                            self.cache.insert_reply(&reply, len, now);
+                        }
+                    }
+                    in_batch += 1;
+                    if in_batch >= BATCH {
+                        in_batch = 0;
+                        self.end_batch(registry, &mut parked, &mut waiting, false);
                     }
                 }
             }
+            self.end_batch(registry, &mut parked, &mut waiting, true);
             let now = Instant::now();
             if now.duration_since(last_tick) >= Duration::from_secs(1) {
                 last_tick = now;
                 registry.tick(now);
                 self.cache.expire(now);
+            }
+        }
+    }
+
+    /// Wakes the media workers and asks those that the batch's parked replies wait for to
+    /// acknowledge; sends the parked replies whose acknowledgements have come, in order. With
+    /// `drain` (nothing else to do) it waits for all of them.
+    fn end_batch(
+        &self,
+        registry: &mut Registry,
+        parked: &mut Vec<Parked>,
+        waiting: &mut VecDeque<(Option<SyncTicket>, Vec<Parked>)>,
+        drain: bool,
+    ) {
+        let ticket = registry.start_settle();
+        if !parked.is_empty() {
+            waiting.push_back((ticket, std::mem::take(parked)));
+        }
+        loop {
+            let must_wait = drain || waiting.len() > MAX_WAITING;
+            let Some((ticket, _)) = waiting.front_mut() else {
+                break;
+            };
+            let done = match ticket {
+                None => true,
+                Some(t) if must_wait => {
+                    t.wait();
+                    true
+                }
+                Some(t) => t.is_done(),
+            };
+            if !done {
+                break;
+            }
+            if let Some((_, replies)) = waiting.pop_front() {
+                self.send_parked(replies);
+            }
+        }
+    }
+
+    fn send_parked(&self, replies: Vec<Parked>) {
+        for p in replies {
+            if let Some(sock) = self.socks.get(p.sock) {
+                if let Err(e) = sock.send_to(&p.reply, p.to) {
+                    tracing::warn!(to = %p.to, "cannot send NG reply: {e}");
+                }
             }
         }
     }
@@ -161,4 +297,136 @@ pub fn stop_flag() -> io::Result<Arc<AtomicBool>> {
     signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone())?;
     signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())?;
     Ok(stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::media::MediaPlane;
+    use crate::ng::bencode::{decode, Value};
+    use std::net::UdpSocket;
+
+    fn request(cookie: &str, body: OwnedValue) -> Vec<u8> {
+        let mut d = format!("{cookie} ").into_bytes();
+        body.encode(&mut d);
+        d
+    }
+
+    fn sdp(port: u16) -> String {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 0\r\n"
+        )
+    }
+
+    /// The reply's cookie and its `m=audio` port (0 without SDP).
+    fn parse_reply(d: &[u8]) -> (String, u16) {
+        let sp = d.iter().position(|&b| b == b' ').expect("cookie");
+        let cookie = String::from_utf8_lossy(&d[..sp]).into_owned();
+        let v = decode(&d[sp + 1..]).expect("bencode");
+        let dict = v.as_dict().expect("dict");
+        assert_eq!(dict.get("result"), Some(&Value::Bytes(b"ok")), "{cookie}");
+        let port = match dict.get("sdp") {
+            Some(Value::Bytes(s)) => String::from_utf8_lossy(s)
+                .lines()
+                .find_map(|l| l.strip_prefix("m=audio "))
+                .and_then(|l| l.split(' ').next())
+                .and_then(|p| p.parse().ok())
+                .expect("media port"),
+            _ => 0,
+        };
+        (cookie, port)
+    }
+
+    fn recv_all(s: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
+        let mut buf = vec![0u8; 65536];
+        (0..n)
+            .map(|_| {
+                let len = s.recv(&mut buf).expect("reply in time");
+                buf[..len].to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pipelined_deletes_are_answered_after_their_sockets_close() {
+        const CALLS: usize = 80;
+        let cfg = Config {
+            delete_delay: 0,
+            port_min: 43600,
+            port_max: 43999,
+            ..Config::default()
+        };
+        let media = MediaPlane::start(2, cfg.port_min, cfg.port_max, None).expect("workers");
+        let mut registry = Registry::new(Arc::new(cfg), media);
+        let mut control = UdpControl::bind(&["127.0.0.1:0".parse().expect("addr")]).expect("bind");
+        let server = control.local_addrs()[0];
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            control.run(&mut registry, &stop2);
+            registry.shutdown();
+        });
+        let c = UdpSocket::bind("127.0.0.1:0").expect("client");
+        c.connect(server).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let call = |i: usize| OwnedValue::dict().with("call-id", format!("pipe-{i}"));
+
+        // Offers and answers back to back, then every delete (one twice) in one burst.
+        for i in 0..CALLS {
+            let body = call(i)
+                .with("command", "offer")
+                .with("from-tag", "a")
+                .with("sdp", sdp(5000));
+            c.send(&request(&format!("o{i}"), body)).expect("send");
+        }
+        let mut ports = std::collections::HashMap::new();
+        for r in recv_all(&c, CALLS) {
+            let (cookie, port) = parse_reply(&r);
+            ports.insert(cookie[1..].parse::<usize>().expect("index"), vec![port]);
+        }
+        for i in 0..CALLS {
+            let body = call(i)
+                .with("command", "answer")
+                .with("from-tag", "a")
+                .with("to-tag", "b")
+                .with("sdp", sdp(6000));
+            c.send(&request(&format!("a{i}"), body)).expect("send");
+        }
+        for r in recv_all(&c, CALLS) {
+            let (cookie, port) = parse_reply(&r);
+            let i = cookie[1..].parse::<usize>().expect("index");
+            ports.get_mut(&i).expect("offered").push(port);
+        }
+        for i in 0..CALLS {
+            let body = call(i).with("command", "delete").with("from-tag", "a");
+            let d = request(&format!("d{i}"), body);
+            c.send(&d).expect("send");
+            if i == CALLS / 2 {
+                c.send(&d).expect("retransmission");
+            }
+        }
+        let replies = recv_all(&c, CALLS + 1);
+        let mut first: std::collections::HashMap<String, Vec<u8>> = Default::default();
+        for r in replies {
+            let (cookie, _) = parse_reply(&r);
+            // A retransmission gets the very same reply.
+            if let Some(prev) = first.insert(cookie.clone(), r.clone()) {
+                assert_eq!(prev, r, "{cookie}");
+            }
+            // The reply came after the call's sockets closed: all four ports bind.
+            let i = cookie[1..].parse::<usize>().expect("index");
+            for &p in &ports[&i] {
+                for port in [p, p + 1] {
+                    UdpSocket::bind(("127.0.0.1", port))
+                        .unwrap_or_else(|e| panic!("{cookie}: port {port} still open: {e}"));
+                }
+            }
+        }
+        assert_eq!(first.len(), CALLS);
+        stop.store(true, Ordering::Relaxed);
+        thread.join().expect("control thread");
+    }
 }
