@@ -358,7 +358,14 @@ mod tests {
             port_max: 43999,
             ..Config::default()
         };
-        let media = MediaPlane::start(2, cfg.port_min, cfg.port_max, None).expect("workers");
+        let media = MediaPlane::start(
+            2,
+            cfg.port_min,
+            cfg.port_max,
+            None,
+            std::time::Duration::ZERO,
+        )
+        .expect("workers");
         let mut registry = Registry::new(Arc::new(cfg), media);
         let mut control = UdpControl::bind(&["127.0.0.1:0".parse().expect("addr")]).expect("bind");
         let server = control.local_addrs()[0];
