@@ -59,6 +59,17 @@ pub enum EndpointLearning {
     Heuristic,
 }
 
+/// How a media worker waits for and moves packets (`--io-engine`, rtpbridge only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoEngine {
+    /// mio readiness (epoll), one `recvfrom` and one `sendto` per packet.
+    #[default]
+    Epoll,
+    /// io_uring: multishot receives and batched sends (falls back to epoll where the
+    /// kernel refuses io_uring).
+    Uring,
+}
+
 /// The daemon's configuration after command line and config file are merged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -96,6 +107,8 @@ pub struct Config {
     /// wake-ups per packet, at most this much added latency). Only a wake-up that found more
     /// than one socket ready counts as busy. Default 200; 0 turns it off.
     pub wakeup_batch_us: u32,
+    /// `--io-engine`: epoll (default) or io_uring media workers.
+    pub io_engine: IoEngine,
     /// `--recording-dir`: call recording is on when set (see `recording`).
     pub recording_dir: Option<PathBuf>,
     /// `--recording-method` (`pcap`/`proc`), kept as given.
@@ -137,6 +150,7 @@ impl Default for Config {
             pidfile: None,
             num_threads: 0,
             wakeup_batch_us: 200,
+            io_engine: IoEngine::Epoll,
             recording_dir: None,
             recording_method: None,
             recording_format: None,
@@ -510,6 +524,13 @@ fn build(
                     .filter(|n| *n <= 10_000)
                     .ok_or_else(|| invalid(spec, &n.to_string(), "0 to 10000 microseconds"))?;
             }
+            ("io-engine", Value::Str(s)) => {
+                cfg.io_engine = match s.to_ascii_lowercase().as_str() {
+                    "epoll" => IoEngine::Epoll,
+                    "uring" | "io_uring" | "io-uring" => IoEngine::Uring,
+                    _ => return Err(invalid(spec, s, "expected epoll or uring")),
+                }
+            }
             ("recording-dir", Value::Str(s)) => {
                 cfg.recording_dir = (!s.is_empty()).then(|| PathBuf::from(s));
             }
@@ -753,6 +774,10 @@ mod tests {
             }),
             (&["--endpoint-learning=Heuristic"], |c| {
                 c.endpoint_learning == EndpointLearning::Heuristic
+            }),
+            (&["--io-engine=uring"], |c| c.io_engine == IoEngine::Uring),
+            (&["--io-engine", "epoll"], |c| {
+                c.io_engine == IoEngine::Epoll
             }),
             (&["--pidfile=/run/x.pid"], |c| {
                 c.pidfile == Some(PathBuf::from("/run/x.pid"))
