@@ -207,7 +207,7 @@ impl Uring {
         // SAFETY: an all-zero msghdr is valid; only the name length matters here.
         let mut msg: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
         msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-        Ok(Uring {
+        let mut u = Uring {
             ring,
             bufs,
             send: SendPool::new(),
@@ -215,7 +215,55 @@ impl Uring {
             gens: Vec::new(),
             gen: 0,
             min_timeout,
-        })
+        };
+        u.self_test()?;
+        Ok(u)
+    }
+
+    /// One datagram over loopback through a multishot receive: a kernel that sets up rings
+    /// but lacks multishot `recvmsg` (before 6.0) fails here, and the worker uses epoll.
+    fn self_test(&mut self) -> io::Result<()> {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let fd = sock.as_raw_fd();
+        let e = opcode::RecvMsgMulti::new(types::Fd(fd), &*self.msg, GROUP)
+            .build()
+            .user_data(ud(TAG_RECV, 0, 0));
+        self.push(&e)?;
+        self.ring.submit()?;
+        sock.send_to(b"io_uring self-test", sock.local_addr()?)?;
+        let ts = types::Timespec::from(Duration::from_secs(1));
+        let args = types::SubmitArgs::new().timespec(&ts);
+        match self.ring.submitter().submit_with_args(1, &args) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ETIME) => {}
+            Err(e) => return Err(e),
+        }
+        let cqe = self.ring.completion().next();
+        let ok = match &cqe {
+            Some(c) => {
+                if let Some(bid) = cqueue::buffer_select(c.flags()) {
+                    self.bufs.give(bid);
+                    self.bufs.publish();
+                }
+                c.result() > 0 && cqueue::more(c.flags())
+            }
+            None => false,
+        };
+        let cancel = opcode::AsyncCancel::new(ud(TAG_RECV, 0, 0))
+            .build()
+            .user_data(ud(TAG_CANCEL, 0, 0));
+        self.push(&cancel)?;
+        self.ring.submit()?;
+        if ok {
+            Ok(())
+        } else {
+            let why = cqe.map_or("no completion".to_string(), |c| {
+                io::Error::from_raw_os_error(-c.result().min(0)).to_string()
+            });
+            Err(io::Error::other(format!(
+                "multishot recvmsg self-test failed: {why}"
+            )))
+        }
     }
 
     fn push(&mut self, e: &squeue::Entry) -> io::Result<()> {
