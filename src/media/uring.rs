@@ -33,11 +33,11 @@ const TAG_SEND: u64 = 2;
 const TAG_WAKE: u64 = 3;
 const TAG_CANCEL: u64 = 4;
 /// Provided receive buffers (a power of two) and their size (with the recvmsg header).
-const NBUF: usize = 2048;
+const NBUF: usize = 1024;
 const BUF_SIZE: usize = 2048;
 /// Send buffers (each with its destination address) and their size: a received datagram plus
 /// the SRTP tail room fits.
-const NSEND: usize = 2048;
+const NSEND: usize = 1024;
 const SEND_SIZE: usize = BUF_SIZE + 256;
 const GROUP: u16 = 0;
 /// Completions a batched wake-up waits for at most.
