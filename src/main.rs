@@ -145,6 +145,7 @@ fn main() -> ExitCode {
         cfg.port_max,
         Some(cert.clone()),
         std::time::Duration::from_micros(u64::from(cfg.wakeup_batch_us)),
+        cfg.io_engine,
     ) {
         Ok(m) => m,
         Err(e) => {

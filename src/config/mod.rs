@@ -59,6 +59,17 @@ pub enum EndpointLearning {
     Heuristic,
 }
 
+/// How a media worker waits for and moves packets (`--io-engine`, rtpbridge only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoEngine {
+    /// mio readiness (epoll), one `recvfrom` and one `sendto` per packet.
+    #[default]
+    Epoll,
+    /// io_uring: multishot receives and batched sends (falls back to epoll where the
+    /// kernel refuses io_uring).
+    Uring,
+}
+
 /// The daemon's configuration after command line and config file are merged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -99,6 +110,8 @@ pub struct Config {
     /// `--dtls-cert-cipher=RSA` (else ECDSA P-256) and `--dtls-rsa-key-size`.
     pub dtls_cert_rsa: bool,
     pub dtls_rsa_bits: u32,
+    /// `--io-engine`: epoll (default) or io_uring media workers.
+    pub io_engine: IoEngine,
     /// `--recording-dir`: call recording is on when set (see `recording`).
     pub recording_dir: Option<PathBuf>,
     /// `--recording-method` (`pcap`/`proc`), kept as given.
@@ -153,6 +166,7 @@ impl Default for Config {
             wakeup_batch_us: 200,
             dtls_cert_rsa: false,
             dtls_rsa_bits: 2048,
+            io_engine: IoEngine::Epoll,
             recording_dir: None,
             recording_method: None,
             recording_format: None,
@@ -539,6 +553,13 @@ fn build(
                     .filter(|n| *n <= 10_000)
                     .ok_or_else(|| invalid(spec, &n.to_string(), "0 to 10000 microseconds"))?;
             }
+            ("io-engine", Value::Str(s)) => {
+                cfg.io_engine = match s.to_ascii_lowercase().as_str() {
+                    "epoll" => IoEngine::Epoll,
+                    "uring" | "io_uring" | "io-uring" => IoEngine::Uring,
+                    _ => return Err(invalid(spec, s, "expected epoll or uring")),
+                }
+            }
             ("recording-dir", Value::Str(s)) => {
                 cfg.recording_dir = (!s.is_empty()).then(|| PathBuf::from(s));
             }
@@ -782,6 +803,10 @@ mod tests {
             }),
             (&["--endpoint-learning=Heuristic"], |c| {
                 c.endpoint_learning == EndpointLearning::Heuristic
+            }),
+            (&["--io-engine=uring"], |c| c.io_engine == IoEngine::Uring),
+            (&["--io-engine", "epoll"], |c| {
+                c.io_engine == IoEngine::Epoll
             }),
             (&["--pidfile=/run/x.pid"], |c| {
                 c.pidfile == Some(PathBuf::from("/run/x.pid"))

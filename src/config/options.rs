@@ -143,6 +143,8 @@ pub(crate) static OPTIONS: &[OptSpec] = &[
     imp("num-threads", None, Int),
     // rtpbridge's own: media workers wait this long after a busy wake-up before the next one.
     imp("wakeup-batch-us", None, Int),
+    // rtpbridge's own: the media workers' I/O engine.
+    imp("io-engine", None, Str),
     ign("media-num-threads", None, Int),
     imp("delete-delay", Some('d'), Int),
     ign("sip-source", None, Flag),
@@ -307,6 +309,11 @@ const IMPLEMENTED_HELP: &[(&str, &str, &str)] = &[
         "RSA key size with --dtls-cert-cipher=RSA (default 2048)",
     ),
     (
+        "io-engine",
+        "epoll|uring",
+        "rtpbridge only: how media workers do I/O (default epoll; uring falls back to epoll if refused)",
+    ),
+    (
         "recording-dir",
         "DIR",
         "spool directory for call recordings (pcaps/, metadata/, tmp/)",
@@ -401,8 +408,8 @@ mod tests {
             assert!(!o.long.is_empty() && !o.long.contains('='), "{}", o.long);
         }
         // rtpengine 10.5's `--help` lists 141 options besides `--help` itself; rtpbridge adds
-        // --wakeup-batch-us.
-        assert_eq!(OPTIONS.len(), 142);
+        // --wakeup-batch-us and --io-engine.
+        assert_eq!(OPTIONS.len(), 143);
     }
 
     #[test]

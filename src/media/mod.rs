@@ -126,6 +126,7 @@ impl MediaPlane {
         port_max: u16,
         cert: Option<crate::dtls::dtls::DtlsCert>,
         wakeup_batch: std::time::Duration,
+        engine: crate::config::IoEngine,
     ) -> io::Result<MediaPlane> {
         let n = if threads == 0 {
             std::thread::available_parallelism()
@@ -141,6 +142,7 @@ impl MediaPlane {
             let (mut w, waker) =
                 Worker::new(rx, counters.clone(), (port_min, port_max), cert.clone())?;
             w.set_wakeup_batch(wakeup_batch);
+            w.set_io_engine(engine);
             let thread = std::thread::Builder::new()
                 .name(format!("media-{i}"))
                 .spawn(move || w.run())?;

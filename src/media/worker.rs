@@ -29,9 +29,13 @@ use super::latch::{Latch, LatchPolicy, PacketInfo, Verdict};
 use super::stats::{bump, LegStats, WorkerCounters};
 use super::webrtc::{DtlsLegConfig, DtlsRefusal, IceLegConfig, LegWebrtc, Output};
 use crate::codec::PayloadTypes;
+use crate::config::IoEngine;
 use crate::dtls::dtls::DtlsCert;
 use crate::dtls::sdes::CryptoAttribute;
 use crate::dtls::srtp::SrtpContext;
+
+#[path = "uring.rs"]
+mod uring;
 
 /// Identifies a leg across the control plane and its worker.
 pub type LegId = u64;
@@ -223,6 +227,11 @@ pub struct Worker {
     timers: BinaryHeap<Reverse<(Instant, usize, LegId)>>,
     /// Pause after a wake-up that handled packets (`--wakeup-batch-us`).
     wakeup_batch: std::time::Duration,
+    /// `--io-engine`: what [`Worker::run`] tries first.
+    engine: IoEngine,
+    /// Set while the io_uring loop runs: media sockets are armed there, not registered with
+    /// the mio poll (which keeps only the waker).
+    uring: Option<Box<uring::Uring>>,
 }
 
 /// Sockets per leg at most: RTP and RTCP on the leg's own address, and on up to
@@ -261,6 +270,8 @@ impl Worker {
                 cert,
                 timers: BinaryHeap::new(),
                 wakeup_batch: std::time::Duration::ZERO,
+                engine: IoEngine::Epoll,
+                uring: None,
             },
             waker,
         ))
@@ -268,6 +279,15 @@ impl Worker {
 
     /// Runs until [`WorkerCmd::Shutdown`] or the control plane goes away.
     pub fn run(mut self) {
+        if self.engine == IoEngine::Uring {
+            match uring::Uring::new() {
+                Ok(u) => {
+                    self.uring = Some(Box::new(u));
+                    return self.run_uring();
+                }
+                Err(e) => tracing::warn!("io_uring unavailable ({e}): media worker uses epoll"),
+            }
+        }
         let mut events = Events::with_capacity(1024);
         let mut busy = false;
         loop {
@@ -481,6 +501,24 @@ impl Worker {
         self.flush_web(idx);
     }
 
+    /// See `--io-engine` (io_uring falls back to epoll when the kernel refuses it).
+    pub fn set_io_engine(&mut self, engine: IoEngine) {
+        self.engine = engine;
+    }
+
+    /// Starts receiving on a socket the io_uring loop does not watch yet (no-op with epoll).
+    fn uring_arm(&mut self, idx: usize, slot: usize) {
+        let (Some(u), Some(sock)) = (
+            self.uring.as_mut(),
+            self.legs.get(idx).and_then(|l| l.socket(slot)),
+        ) else {
+            return;
+        };
+        if let Err(e) = u.arm(std::os::fd::AsRawFd::as_raw_fd(sock), token(idx, slot).0) {
+            tracing::error!("media worker (io_uring): cannot arm a receive: {e}");
+        }
+    }
+
     /// See `--wakeup-batch-us`.
     pub fn set_wakeup_batch(&mut self, d: std::time::Duration) {
         self.wakeup_batch = d;
@@ -540,7 +578,10 @@ impl Worker {
                 let mut rtp = MioUdp::from_std(rtp);
                 let mut rtcp = rtcp.map(MioUdp::from_std);
                 let reg = self.poll.registry();
-                if let Err(e) = reg.register(&mut rtp, token(idx, 0), Interest::READABLE) {
+                let epoll = self.uring.is_none();
+                if !epoll {
+                    // The io_uring loop arms the sockets once the leg is in place.
+                } else if let Err(e) = reg.register(&mut rtp, token(idx, 0), Interest::READABLE) {
                     tracing::error!(
                         call_id = &*call_id,
                         tag = &*tag,
@@ -548,7 +589,7 @@ impl Worker {
                     );
                     return;
                 }
-                if let Some(s) = rtcp.as_mut() {
+                if let Some(s) = rtcp.as_mut().filter(|_| epoll) {
                     if let Err(e) = reg.register(s, token(idx, 1), Interest::READABLE) {
                         tracing::error!(
                             call_id = &*call_id,
@@ -581,6 +622,8 @@ impl Worker {
                     timer: None,
                 });
                 self.ids.insert(id, idx);
+                self.uring_arm(idx, 0);
+                self.uring_arm(idx, 1);
                 self.relink();
             }
             WorkerCmd::Configure { id, cfg } => {
@@ -665,13 +708,15 @@ impl Worker {
                 let mut rtcp = rtcp.map(MioUdp::from_std);
                 let slot = 2 + 2 * leg.extra.len();
                 let reg = self.poll.registry();
-                if reg
-                    .register(&mut rtp, token(idx, slot), Interest::READABLE)
-                    .is_err()
+                let epoll = self.uring.is_none();
+                if epoll
+                    && reg
+                        .register(&mut rtp, token(idx, slot), Interest::READABLE)
+                        .is_err()
                 {
                     return;
                 }
-                if let Some(s) = rtcp.as_mut() {
+                if let Some(s) = rtcp.as_mut().filter(|_| epoll) {
                     let _ = reg.register(s, token(idx, slot + 1), Interest::READABLE);
                 }
                 leg.extra.push(ExtraSockets {
@@ -683,11 +728,22 @@ impl Worker {
                 if let Some(w) = leg.web.as_mut() {
                     w.add_local(rtp_local, rtcp_local);
                 }
+                self.uring_arm(idx, slot);
+                self.uring_arm(idx, slot + 1);
                 self.flush_web(idx);
             }
             WorkerCmd::RemoveLeg { id } => {
                 if let Some(idx) = self.ids.remove(&id) {
                     let mut leg = self.legs.remove(idx);
+                    if let Some(u) = self.uring.as_mut() {
+                        // Cancelled (and submitted) before the sockets close with `leg`.
+                        let r = (0..SLOTS)
+                            .try_for_each(|s| u.cancel(token(idx, s).0))
+                            .and_then(|()| u.submit());
+                        if let Err(e) = r {
+                            tracing::error!("media worker (io_uring): cannot cancel receives: {e}");
+                        }
+                    }
                     let reg = self.poll.registry();
                     let _ = reg.deregister(&mut leg.rtp);
                     if let Some(s) = leg.rtcp.as_mut() {

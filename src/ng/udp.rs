@@ -364,6 +364,7 @@ mod tests {
             cfg.port_max,
             None,
             std::time::Duration::ZERO,
+            crate::config::IoEngine::Epoll,
         )
         .expect("workers");
         let mut registry = Registry::new(Arc::new(cfg), media);

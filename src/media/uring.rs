@@ -1,0 +1,633 @@
+//! The io_uring engine of a media worker (`--io-engine=uring`).
+//!
+//! One io_uring per worker thread, created on that thread (single issuer, deferred task
+//! work). Every media socket has a multishot `recvmsg` that takes its buffers from one
+//! provided-buffer ring; a completion's datagram is copied into the worker's receive buffer and
+//! goes through the same [`Worker::relay`] as with epoll. What it forwards is copied into a
+//! buffer of a fixed send pool and queued as a `send` with a destination address; all the sends
+//! queued while handling one batch of completions reach the kernel in the next
+//! `io_uring_enter`, which also waits for the next completions. A full pool (or a datagram
+//! larger than a pool buffer) falls back to a plain `sendto`.
+//!
+//! Commands: the worker's mio `Poll` keeps only the control plane's `Waker`, and its epoll fd
+//! is watched by a multishot `POLL_ADD`; when it fires the poll is drained (zero timeout) and
+//! the commands applied. ICE/DTLS timers bound the wait. `--wakeup-batch-us` after a busy
+//! round becomes the kernel's minimum wait (IORING_ENTER min-wait) where the kernel has it.
+//!
+//! Removing a leg cancels its receives by user data; user data carries a generation per
+//! socket slot, so a late completion for a slab index that a new leg took is ignored.
+//! Datagrams larger than a provided buffer (about 2 KB) are dropped as malformed.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use mio::Events;
+
+use super::{bump, token, Worker, RECV_BUF, SLOTS};
+
+const TAG_RECV: u64 = 1;
+const TAG_SEND: u64 = 2;
+const TAG_WAKE: u64 = 3;
+const TAG_CANCEL: u64 = 4;
+/// Provided receive buffers (a power of two) and their size (with the recvmsg header).
+const NBUF: usize = 1024;
+const BUF_SIZE: usize = 2048;
+/// Send buffers (each with its destination address) and their size: a received datagram plus
+/// the SRTP tail room fits.
+const NSEND: usize = 1024;
+const SEND_SIZE: usize = BUF_SIZE + 256;
+const GROUP: u16 = 0;
+/// Completions a batched wake-up waits for at most.
+const WAKE_BATCH: usize = 256;
+/// The wait when no timer is pending.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+fn ud(tag: u64, gen: u32, index: u32) -> u64 {
+    (tag << 56) | ((u64::from(gen) & 0xff_ffff) << 32) | u64::from(index)
+}
+
+fn ud_parts(ud: u64) -> (u64, u32, u32) {
+    (ud >> 56, ((ud >> 32) & 0xff_ffff) as u32, ud as u32)
+}
+
+/// The socket address a `recvmsg` wrote (IPv4 or IPv6).
+fn parse_sockaddr(b: &[u8]) -> Option<std::net::SocketAddr> {
+    use std::net::SocketAddr;
+    if b.len() < 2 {
+        return None;
+    }
+    let family = i32::from(u16::from_ne_bytes([b[0], b[1]]));
+    let port = || u16::from_be_bytes([b[2], b[3]]);
+    if family == libc::AF_INET && b.len() >= 8 {
+        Some(SocketAddr::from(([b[4], b[5], b[6], b[7]], port())))
+    } else if family == libc::AF_INET6 && b.len() >= 24 {
+        let mut ip = [0u8; 16];
+        ip.copy_from_slice(&b[8..24]);
+        Some(SocketAddr::from((ip, port())))
+    } else {
+        None
+    }
+}
+
+/// The provided-buffer ring (entries shared with the kernel) and the buffers behind it.
+struct BufRing {
+    entries: *mut types::BufRingEntry,
+    map_len: usize,
+    bufs: Vec<u8>,
+    tail: u16,
+}
+
+impl BufRing {
+    fn new() -> io::Result<BufRing> {
+        let map_len = NBUF * std::mem::size_of::<types::BufRingEntry>();
+        // SAFETY: an anonymous private mapping; checked for failure below.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let mut r = BufRing {
+            entries: p as *mut types::BufRingEntry,
+            map_len,
+            bufs: vec![0u8; NBUF * BUF_SIZE],
+            tail: 0,
+        };
+        for bid in 0..NBUF as u16 {
+            r.give(bid);
+        }
+        r.publish();
+        Ok(r)
+    }
+
+    /// Hands buffer `bid` back (the kernel sees it after [`publish`](Self::publish)).
+    fn give(&mut self, bid: u16) {
+        if usize::from(bid) >= NBUF {
+            return;
+        }
+        let i = usize::from(self.tail) & (NBUF - 1);
+        // SAFETY: `entries` maps NBUF entries and i < NBUF; the kernel reads only the entries
+        // between its head and the published tail, and this one is past the tail.
+        let e = unsafe { &mut *self.entries.add(i) };
+        let off = usize::from(bid) * BUF_SIZE;
+        e.set_addr(self.bufs[off..].as_mut_ptr() as u64);
+        e.set_len(BUF_SIZE as u32);
+        e.set_bid(bid);
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    fn publish(&self) {
+        // SAFETY: the tail field lies in the mapped first entry; the kernel reads it with
+        // acquire semantics.
+        unsafe {
+            let tail = types::BufRingEntry::tail(self.entries) as *const AtomicU16;
+            (*tail).store(self.tail, Ordering::Release);
+        }
+    }
+
+    fn buf(&self, bid: u16, len: usize) -> &[u8] {
+        let off = usize::from(bid).min(NBUF - 1) * BUF_SIZE;
+        &self.bufs[off..off + len.min(BUF_SIZE)]
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what `new` mapped; the io_uring that used it is closed
+        // first (`Uring::ring` is declared, hence dropped, before `Uring::bufs`).
+        unsafe { libc::munmap(self.entries as *mut libc::c_void, self.map_len) };
+    }
+}
+
+/// Send buffers with their destination addresses; a buffer is busy until its send completes.
+struct SendPool {
+    bufs: Vec<u8>,
+    dests: Vec<libc::sockaddr_storage>,
+    free: Vec<u16>,
+}
+
+impl SendPool {
+    fn new() -> SendPool {
+        SendPool {
+            bufs: vec![0u8; NSEND * SEND_SIZE],
+            // SAFETY: sockaddr_storage is plain old data; all zeroes is valid.
+            dests: vec![unsafe { std::mem::zeroed() }; NSEND],
+            free: (0..NSEND as u16).rev().collect(),
+        }
+    }
+}
+
+/// A worker's io_uring state.
+pub(super) struct Uring {
+    ring: IoUring,
+    bufs: BufRing,
+    send: SendPool,
+    /// The msghdr the multishot receives are shaped by (name only); boxed so it never moves.
+    msg: Box<libc::msghdr>,
+    /// The generation of the receive armed on each socket token (0: none).
+    gens: Vec<u32>,
+    gen: u32,
+    min_timeout: bool,
+}
+
+// SAFETY: the raw pointers point into memory the Uring owns (the buffer-ring mapping, the
+// boxed msghdr), valid wherever the Uring is; it is created and used on its worker's thread.
+unsafe impl Send for Uring {}
+
+impl Uring {
+    /// Sets up the ring, the provided buffers and the send pool; an error means "use epoll".
+    pub(super) fn new() -> io::Result<Uring> {
+        let ring = IoUring::builder()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .setup_coop_taskrun()
+            .setup_cqsize(16384)
+            .build(1024)?;
+        let min_timeout = ring.params().is_feature_min_timeout();
+        let bufs = BufRing::new()?;
+        // SAFETY: the ring memory stays mapped until `bufs` drops, after `ring` closed.
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(
+                bufs.entries as u64,
+                NBUF as u16,
+                GROUP,
+                0,
+            )?
+        };
+        // SAFETY: an all-zero msghdr is valid; only the name length matters here.
+        let mut msg: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        let mut u = Uring {
+            ring,
+            bufs,
+            send: SendPool::new(),
+            msg,
+            gens: Vec::new(),
+            gen: 0,
+            min_timeout,
+        };
+        u.self_test()?;
+        Ok(u)
+    }
+
+    /// One datagram over loopback through a multishot receive: a kernel that sets up rings
+    /// but lacks multishot `recvmsg` (before 6.0) fails here, and the worker uses epoll.
+    fn self_test(&mut self) -> io::Result<()> {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let fd = sock.as_raw_fd();
+        let e = opcode::RecvMsgMulti::new(types::Fd(fd), &*self.msg, GROUP)
+            .build()
+            .user_data(ud(TAG_RECV, 0, 0));
+        self.push(&e)?;
+        self.ring.submit()?;
+        sock.send_to(b"io_uring self-test", sock.local_addr()?)?;
+        let ts = types::Timespec::from(Duration::from_secs(1));
+        let args = types::SubmitArgs::new().timespec(&ts);
+        match self.ring.submitter().submit_with_args(1, &args) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ETIME) => {}
+            Err(e) => return Err(e),
+        }
+        let cqe = self.ring.completion().next();
+        let ok = match &cqe {
+            Some(c) => {
+                if let Some(bid) = cqueue::buffer_select(c.flags()) {
+                    self.bufs.give(bid);
+                    self.bufs.publish();
+                }
+                c.result() > 0 && cqueue::more(c.flags())
+            }
+            None => false,
+        };
+        let cancel = opcode::AsyncCancel::new(ud(TAG_RECV, 0, 0))
+            .build()
+            .user_data(ud(TAG_CANCEL, 0, 0));
+        self.push(&cancel)?;
+        self.ring.submit()?;
+        if ok {
+            Ok(())
+        } else {
+            let why = cqe.map_or("no completion".to_string(), |c| {
+                io::Error::from_raw_os_error(-c.result().min(0)).to_string()
+            });
+            Err(io::Error::other(format!(
+                "multishot recvmsg self-test failed: {why}"
+            )))
+        }
+    }
+
+    fn push(&mut self, e: &squeue::Entry) -> io::Result<()> {
+        loop {
+            // SAFETY: every entry's pointers (pool buffers, addresses, the msghdr) stay valid
+            // until its completion: see the callers.
+            if unsafe { self.ring.submission().push(e) }.is_ok() {
+                return Ok(());
+            }
+            self.ring.submit()?;
+        }
+    }
+
+    /// Arms a multishot receive on `fd` for socket token `tok` (a new generation).
+    pub(super) fn arm(&mut self, fd: RawFd, tok: usize) -> io::Result<()> {
+        let Ok(index) = u32::try_from(tok) else {
+            return Err(io::Error::other("socket token out of range"));
+        };
+        if self.gens.len() <= tok {
+            self.gens.resize(tok + 1, 0);
+        }
+        if self.gens[tok] != 0 {
+            self.cancel(tok)?;
+        }
+        self.gen = (self.gen % 0xff_ffff) + 1;
+        self.gens[tok] = self.gen;
+        self.push_recv(fd, index, self.gen)
+    }
+
+    fn push_recv(&mut self, fd: RawFd, index: u32, gen: u32) -> io::Result<()> {
+        let e = opcode::RecvMsgMulti::new(types::Fd(fd), &*self.msg, GROUP)
+            .build()
+            .user_data(ud(TAG_RECV, gen, index));
+        self.push(&e)
+    }
+
+    /// Cancels the receive armed for socket token `tok`; its completions are stale from now.
+    pub(super) fn cancel(&mut self, tok: usize) -> io::Result<()> {
+        let Some(g) = self.gens.get_mut(tok) else {
+            return Ok(());
+        };
+        if *g == 0 {
+            return Ok(());
+        }
+        let gen = std::mem::replace(g, 0);
+        let e = opcode::AsyncCancel::new(ud(TAG_RECV, gen, tok as u32))
+            .build()
+            .user_data(ud(TAG_CANCEL, 0, 0));
+        self.push(&e)
+    }
+
+    /// Hands queued requests to the kernel now (cancellations before a socket closes).
+    pub(super) fn submit(&mut self) -> io::Result<()> {
+        self.ring.submit().map(|_| ())
+    }
+
+    fn arm_wake(&mut self, fd: RawFd) -> io::Result<()> {
+        let e = opcode::PollAdd::new(types::Fd(fd), libc::POLLIN as u32)
+            .multi(true)
+            .build()
+            .user_data(ud(TAG_WAKE, 0, 0));
+        self.push(&e)
+    }
+
+    /// Submits what is queued and waits for a completion (or `timeout`); `batch_us`: after a
+    /// busy round, gather completions that long.
+    fn wait(&mut self, timeout: Duration, batch_us: u32) -> io::Result<()> {
+        let ts = types::Timespec::from(timeout);
+        let args = types::SubmitArgs::new().timespec(&ts);
+        let r = if batch_us == 0 {
+            self.ring.submitter().submit_with_args(1, &args)
+        } else if self.min_timeout {
+            let args = args.min_wait_usec(batch_us);
+            self.ring.submitter().submit_with_args(WAKE_BATCH, &args)
+        } else {
+            self.ring.submit()?;
+            std::thread::sleep(Duration::from_micros(u64::from(batch_us)));
+            self.ring.submitter().submit_with_args(1, &args)
+        };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Worker {
+    /// The io_uring loop (see the module docs); returns when the worker must stop.
+    pub(super) fn run_uring(mut self) {
+        let wake_fd = self.poll.as_raw_fd();
+        let mut events = Events::with_capacity(64);
+        let Some(u) = self.uring.as_mut() else {
+            return;
+        };
+        tracing::info!("media worker uses io_uring");
+        if let Err(e) = u.arm_wake(wake_fd) {
+            tracing::error!("media worker (io_uring): cannot watch for commands: {e}");
+            return;
+        }
+        // Legs added before the loop started were registered with mio: move them over.
+        let present: Vec<(usize, usize, RawFd)> = self
+            .legs
+            .iter()
+            .flat_map(|(idx, leg)| {
+                (0..SLOTS).filter_map(move |s| leg.socket(s).map(|k| (idx, s, k.as_raw_fd())))
+            })
+            .collect();
+        let reg = self.poll.registry();
+        for (_, leg) in self.legs.iter_mut() {
+            let extra = leg.extra.iter_mut().map(|x| (&mut x.rtp, x.rtcp.as_mut()));
+            for (rtp, rtcp) in std::iter::once((&mut leg.rtp, leg.rtcp.as_mut())).chain(extra) {
+                let _ = reg.deregister(rtp);
+                if let Some(s) = rtcp {
+                    let _ = reg.deregister(s);
+                }
+            }
+        }
+        for (idx, slot, fd) in present {
+            if let Some(u) = self.uring.as_mut() {
+                if let Err(e) = u.arm(fd, token(idx, slot).0) {
+                    tracing::error!("media worker (io_uring): cannot arm a receive: {e}");
+                }
+            }
+        }
+        if !self.handle_commands() {
+            return;
+        }
+        let mut cqes: Vec<(u64, i32, u32)> = Vec::with_capacity(4096);
+        let mut busy = false;
+        loop {
+            let timeout = self
+                .timers
+                .peek()
+                .map(|std::cmp::Reverse((t, _, _))| t.saturating_duration_since(Instant::now()))
+                .unwrap_or(IDLE_WAIT)
+                .min(IDLE_WAIT);
+            let batch_us = if busy {
+                u32::try_from(self.wakeup_batch.as_micros()).unwrap_or(u32::MAX)
+            } else {
+                0
+            };
+            let Some(u) = self.uring.as_mut() else {
+                return;
+            };
+            if let Err(e) = u.wait(timeout, batch_us) {
+                tracing::error!("media worker io_uring wait failed: {e}");
+                return;
+            }
+            cqes.clear();
+            cqes.extend(
+                u.ring
+                    .completion()
+                    .map(|c| (c.user_data(), c.result(), c.flags())),
+            );
+            let now = Instant::now();
+            let unix = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            // Commands first (see the epoll loop).
+            if !self.rx.is_empty() && !self.handle_commands() {
+                return;
+            }
+            let mut packets = 0usize;
+            for &(user, res, flags) in &cqes {
+                let (tag, gen, index) = ud_parts(user);
+                match tag {
+                    TAG_RECV => {
+                        let got = self.on_recv_cqe(gen, index as usize, res, flags, now, unix);
+                        packets += usize::from(got);
+                    }
+                    TAG_SEND => {
+                        let c = &self.counters;
+                        if res >= 0 {
+                            bump(&c.relayed, 1);
+                            bump(&c.relayed_bytes, res as u64);
+                        } else {
+                            tracing::trace!("send failed: {}", io::Error::from_raw_os_error(-res));
+                            bump(&c.send_errors, 1);
+                        }
+                        if let Some(u) = self.uring.as_mut() {
+                            if (index as usize) < NSEND {
+                                u.send.free.push(index as u16);
+                            }
+                        }
+                    }
+                    TAG_WAKE => {
+                        // Reset the epoll fd's readiness; the commands are in the channel.
+                        let _ = self.poll.poll(&mut events, Some(Duration::ZERO));
+                        if !cqueue::more(flags) {
+                            if let Some(u) = self.uring.as_mut() {
+                                if let Err(e) = u.arm_wake(wake_fd) {
+                                    tracing::error!("media worker (io_uring): {e}");
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                if !self.rx.is_empty() && !self.handle_commands() {
+                    return;
+                }
+            }
+            if let Some(u) = self.uring.as_mut() {
+                u.bufs.publish();
+            }
+            busy = packets > 1;
+            self.run_timers(Instant::now());
+        }
+    }
+
+    /// One receive completion; true if it carried a datagram for a live socket.
+    fn on_recv_cqe(
+        &mut self,
+        gen: u32,
+        tok: usize,
+        res: i32,
+        flags: u32,
+        now: Instant,
+        unix: u64,
+    ) -> bool {
+        let Some(u) = self.uring.as_mut() else {
+            return false;
+        };
+        let live = gen != 0 && u.gens.get(tok) == Some(&gen);
+        let bid = cqueue::buffer_select(flags);
+        let (idx, slot) = (tok / SLOTS, tok % SLOTS);
+        if live && !cqueue::more(flags) {
+            // The multishot receive ended (no buffer left, an error): arm it again.
+            match self.legs.get(idx).and_then(|l| l.socket(slot)) {
+                Some(sock) => {
+                    if let Err(e) = u.push_recv(sock.as_raw_fd(), tok as u32, gen) {
+                        tracing::error!("media worker (io_uring): cannot re-arm a receive: {e}");
+                    }
+                }
+                None => u.gens[tok] = 0,
+            }
+        }
+        let Some(bid) = bid else {
+            return false;
+        };
+        if !live || res <= 0 {
+            u.bufs.give(bid);
+            return false;
+        }
+        let parsed = types::RecvMsgOut::parse(u.bufs.buf(bid, res as usize), &u.msg)
+            .ok()
+            .filter(|out| !out.is_payload_truncated() && !out.is_name_data_truncated())
+            .and_then(|out| {
+                let src = parse_sockaddr(out.name_data())?;
+                let p = out.payload_data();
+                let len = p.len().min(RECV_BUF - super::SRTP_TAIL);
+                self.buf[..len].copy_from_slice(&p[..len]);
+                Some((src, len))
+            });
+        u.bufs.give(bid);
+        let Some((src, len)) = parsed else {
+            bump(&self.counters.received, 1);
+            bump(&self.counters.dropped_malformed, 1);
+            return false;
+        };
+        // A command queued meanwhile applies to this packet (as with epoll).
+        if !self.rx.is_empty() && !self.handle_commands() {
+            return false;
+        }
+        self.uring_packet(idx, slot, len, src, now, unix);
+        true
+    }
+
+    /// [`Worker::relay`], then the send queued on the ring (or sent at once if the pool is
+    /// out of buffers).
+    fn uring_packet(
+        &mut self,
+        idx: usize,
+        slot: usize,
+        len: usize,
+        src: std::net::SocketAddr,
+        now: Instant,
+        unix: u64,
+    ) {
+        let Some(fwd) = self.relay(idx, slot, len, src, now, unix) else {
+            return;
+        };
+        let c = &self.counters;
+        let Some(peer) = self.legs.get(fwd.peer) else {
+            return;
+        };
+        let sock = peer.send_socket(fwd.rtcp_port);
+        let pooled = match self.uring.as_mut() {
+            Some(u) if fwd.len <= SEND_SIZE => u.send.free.pop().map(|i| (u, i)),
+            _ => None,
+        };
+        let Some((u, i)) = pooled else {
+            match sock.send_to(&self.buf[..fwd.len], fwd.dest) {
+                Ok(_) => {
+                    bump(&c.relayed, 1);
+                    bump(&c.relayed_bytes, fwd.len as u64);
+                }
+                Err(e) => {
+                    tracing::trace!(dest = %fwd.dest, "send failed: {e}");
+                    bump(&c.send_errors, 1)
+                }
+            }
+            return;
+        };
+        let off = usize::from(i) * SEND_SIZE;
+        let out = &mut u.send.bufs[off..off + fwd.len];
+        out.copy_from_slice(&self.buf[..fwd.len]);
+        let dest = socket2::SockAddr::from(fwd.dest);
+        let d = &mut u.send.dests[usize::from(i)];
+        // SAFETY: a SockAddr holds at most a sockaddr_storage; copying its bytes into one.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                dest.as_ptr() as *const u8,
+                d as *mut libc::sockaddr_storage as *mut u8,
+                dest.len() as usize,
+            )
+        };
+        // The buffer and the address stay untouched until this send's completion frees them.
+        let e = opcode::Send::new(types::Fd(sock.as_raw_fd()), out.as_ptr(), fwd.len as u32)
+            .dest_addr(d as *const libc::sockaddr_storage as *const libc::sockaddr)
+            .dest_addr_len(dest.len())
+            .build()
+            .user_data(ud(TAG_SEND, 0, u32::from(i)));
+        if let Err(e) = u.push(&e) {
+            tracing::trace!("cannot queue a send: {e}");
+            u.send.free.push(i);
+            bump(&c.send_errors, 1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn user_data_round_trips() {
+        for (tag, gen, index) in [(TAG_RECV, 1, 0), (TAG_SEND, 0xff_ffff, u32::MAX), (4, 7, 8)] {
+            assert_eq!(ud_parts(ud(tag, gen, index)), (tag, gen, index));
+        }
+    }
+
+    #[test]
+    fn sockaddr_parsing() {
+        for a in ["10.1.2.3:4567", "[2001:db8::1]:5004"] {
+            let a: SocketAddr = a.parse().unwrap();
+            let sa = socket2::SockAddr::from(a);
+            // SAFETY: as_ptr points at len() bytes.
+            let b =
+                unsafe { std::slice::from_raw_parts(sa.as_ptr() as *const u8, sa.len() as usize) };
+            assert_eq!(parse_sockaddr(b), Some(a));
+        }
+        assert_eq!(parse_sockaddr(&[0u8; 1]), None);
+        assert_eq!(parse_sockaddr(&[0u8; 16]), None);
+    }
+}
