@@ -696,14 +696,14 @@ mod webrtc {
             assert_eq!(attr(&to_peer, "setup"), Some(want_setup), "{to_peer}");
             assert_eq!(to_peer.contains("a=ice-ufrag:"), case.ice, "{to_peer}");
             if case.v6_peer {
-                // Host candidates on both interfaces, IPv4 first (interface order).
+                // Host candidates on both interfaces, the leg's own (IPv6) first.
                 let cands: Vec<&str> = to_peer
                     .lines()
                     .filter(|l| l.starts_with("a=candidate:"))
                     .collect();
                 assert_eq!(cands.len(), 2, "{to_peer}");
-                assert!(cands[0].contains(" 2130706431 127.0.0.1 "), "{to_peer}");
-                assert!(cands[1].contains(" 2130706175 ::1 "), "{to_peer}");
+                assert!(cands[0].contains(" 2130706431 ::1 "), "{to_peer}");
+                assert!(cands[1].contains(" 2130706175 127.0.0.1 "), "{to_peer}");
             }
             peer_side_port = media_port(&to_peer);
             peer.take_remote(&to_peer, now);

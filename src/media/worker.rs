@@ -151,7 +151,9 @@ struct Leg {
     /// extra address k), as the ICE-selected pair says.
     send_pair: usize,
     cfg: LegConfig,
-    peer: Option<usize>,
+    /// The peer leg's slab index and id (the id guards against a reused index: a peer
+    /// removed since is seen as gone, never as whichever leg took its slot).
+    peer: Option<(usize, LegId)>,
     rtp_latch: Latch,
     rtcp_latch: Latch,
     stats: Arc<LegStats>,
@@ -624,7 +626,6 @@ impl Worker {
                 self.ids.insert(id, idx);
                 self.uring_arm(idx, 0);
                 self.uring_arm(idx, 1);
-                self.relink();
             }
             WorkerCmd::Configure { id, cfg } => {
                 if let Some(&idx) = self.ids.get(&id) {
@@ -686,7 +687,7 @@ impl Worker {
                     }
                     leg.cfg = *cfg;
                     publish_learned(leg);
-                    self.relink();
+                    self.link(idx);
                     self.flush_web(idx);
                 }
             }
@@ -734,7 +735,7 @@ impl Worker {
             }
             WorkerCmd::RemoveLeg { id } => {
                 if let Some(idx) = self.ids.remove(&id) {
-                    let mut leg = self.legs.remove(idx);
+                    let leg = self.legs.remove(idx);
                     if let Some(u) = self.uring.as_mut() {
                         // Cancelled (and submitted) before the sockets close with `leg`.
                         let r = (0..SLOTS)
@@ -744,18 +745,10 @@ impl Worker {
                             tracing::error!("media worker (io_uring): cannot cancel receives: {e}");
                         }
                     }
-                    let reg = self.poll.registry();
-                    let _ = reg.deregister(&mut leg.rtp);
-                    if let Some(s) = leg.rtcp.as_mut() {
-                        let _ = reg.deregister(s);
-                    }
-                    for x in &mut leg.extra {
-                        let _ = reg.deregister(&mut x.rtp);
-                        if let Some(s) = x.rtcp.as_mut() {
-                            let _ = reg.deregister(s);
-                        }
-                    }
-                    self.relink();
+                    // Closing a socket (dropping `leg`) takes it out of the epoll set: it was
+                    // never duplicated, so no deregistration calls are needed. Legs that had
+                    // this one as peer see it gone by its id.
+                    drop(leg);
                 }
             }
             WorkerCmd::SetRecording { id, tap } => {
@@ -770,25 +763,34 @@ impl Worker {
         }
     }
 
-    /// Resolves every leg's peer id to its slab index. Runs on configuration changes only.
-    fn relink(&mut self) {
-        let ids = &self.ids;
-        for (_, leg) in self.legs.iter_mut() {
-            leg.peer = leg.cfg.peer.and_then(|p| ids.get(&p).copied());
+    /// Resolves leg `idx`'s peer id to its slab index, and the SRTP pass-through of the leg
+    /// and its peer. Runs when a leg is configured: O(1), whatever the number of legs.
+    fn link(&mut self, idx: usize) {
+        let Some(leg) = self.legs.get(idx) else {
+            return;
+        };
+        let peer = leg.cfg.peer.and_then(|p| self.ids.get(&p).map(|&i| (i, p)));
+        self.legs[idx].peer = peer;
+        self.update_passthrough(idx);
+        if let Some((p, _)) = peer {
+            // The peer may have been configured first, when this leg's id was unknown to it.
+            let my_id = self.legs[idx].id;
+            if self.legs[p].cfg.peer == Some(my_id) {
+                self.legs[p].peer = Some((idx, my_id));
+            }
+            self.update_passthrough(p);
         }
-        let legs = &self.legs;
-        let passthrough: Vec<(usize, bool)> = legs
-            .iter()
-            .map(|(i, leg)| {
-                let same_key = leg.peer.and_then(|p| legs.get(p)).is_some_and(|p| {
-                    leg.cfg.srtp_recv.is_some() && leg.cfg.srtp_recv == p.cfg.srtp_send
-                });
-                (i, same_key)
-            })
-            .collect();
-        for (i, same_key) in passthrough {
-            self.legs[i].srtp_passthrough = same_key;
-        }
+    }
+
+    fn update_passthrough(&mut self, idx: usize) {
+        let Some(leg) = self.legs.get(idx) else {
+            return;
+        };
+        let same_key = leg
+            .peer
+            .and_then(|(p, id)| self.legs.get(p).filter(|l| l.id == id))
+            .is_some_and(|p| leg.cfg.srtp_recv.is_some() && leg.cfg.srtp_recv == p.cfg.srtp_send);
+        self.legs[idx].srtp_passthrough = same_key;
     }
 
     /// Reads the socket until it would block; false when the worker must stop.
@@ -1008,7 +1010,7 @@ impl Worker {
         if let Some(tap) = &leg.rec {
             tap.record(pkt, src, rtcp_sock);
         }
-        let Some(peer_idx) = leg.peer else {
+        let Some((peer_idx, peer_id)) = leg.peer else {
             tracing::trace!(
                 call_id = &*leg.call_id,
                 tag = &*leg.tag,
@@ -1017,7 +1019,7 @@ impl Worker {
             bump(&c.dropped_no_destination, 1);
             return None;
         };
-        let Some(peer) = self.legs.get_mut(peer_idx) else {
+        let Some(peer) = self.legs.get_mut(peer_idx).filter(|p| p.id == peer_id) else {
             bump(&c.dropped_no_destination, 1);
             return None;
         };
