@@ -296,7 +296,7 @@ const IMPLEMENTED_HELP: &[(&str, &str, &str)] = &[
     (
         "wakeup-batch-us",
         "USECS",
-        "rtpbridge only: a busy media worker gathers packets this long between wake-ups (default 200, 0 = off)",
+        "rtpbridge only: a busy media worker gathers packets this long between wake-ups (default 0 = off)",
     ),
     (
         "dtls-cert-cipher",
