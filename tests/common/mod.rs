@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 pub use serde_bencode::value::Value;
 
+pub mod sdes;
+pub mod webrtc;
+
 static COOKIE: AtomicU32 = AtomicU32::new(1);
 
 pub struct Server {
