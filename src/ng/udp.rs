@@ -354,8 +354,9 @@ mod tests {
         const CALLS: usize = 80;
         let cfg = Config {
             delete_delay: 0,
-            port_min: 43600,
-            port_max: 43999,
+            // Above the kernel's ephemeral range (32768-60999), so no other socket holds them.
+            port_min: 61600,
+            port_max: 61999,
             ..Config::default()
         };
         let media = MediaPlane::start(
@@ -377,6 +378,10 @@ mod tests {
             registry.shutdown();
         });
         let c = UdpSocket::bind("127.0.0.1:0").expect("client");
+        // 81 delete replies of ~1.8 KB in one burst overflow the default receive buffer.
+        socket2::SockRef::from(&c)
+            .set_recv_buffer_size(8 << 20)
+            .expect("receive buffer");
         c.connect(server).expect("connect");
         c.set_read_timeout(Some(Duration::from_secs(5)))
             .expect("timeout");
