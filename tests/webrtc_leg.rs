@@ -169,3 +169,125 @@ fn sprayed_client_hellos_before_the_answer_peer_without_ice() {
         ..CASE
     }]);
 }
+
+/// An ICE restart on a re-offer, as a browser does when its network changes: the peer moves to
+/// a new socket with a new ufrag/pwd and re-offers. rtpbridge must answer with new credentials
+/// of its own, check the new address with them, move the media there (it takes media only
+/// from checked addresses) and keep the DTLS-SRTP association and its keys.
+#[test]
+fn ice_restart_on_reoffer_moves_the_media_to_the_new_address() {
+    use rtpbridge::ice::{Candidate, Credentials, IceAgent, IceConfig};
+    use std::net::UdpSocket;
+    use std::time::{Duration, Instant};
+
+    let server = Server::start(&[]);
+    let ng = server.client();
+    let plain = udp("127.0.0.1:0");
+    let plain_port = plain.local_addr().unwrap().port();
+    let mut peer = WebPeer::new(true, "127.0.0.1:0");
+    let call = format!("ice-restart-{plain_port}");
+    let offer = |sdp: &str| {
+        let r = ng.ok(&[
+            ("command", s("offer")),
+            ("call-id", s(&call)),
+            ("from-tag", s("browser")),
+            ("sdp", s(sdp)),
+            ("ICE", s("remove")),
+            ("transport-protocol", s("RTP/AVP")),
+            ("rtcp-mux", list(&["demux"])),
+        ]);
+        media_port(&get_str(&r, "sdp"))
+    };
+    let answer = || {
+        let r = ng.ok(&[
+            ("command", s("answer")),
+            ("call-id", s(&call)),
+            ("from-tag", s("browser")),
+            ("to-tag", s("phone")),
+            ("sdp", s(&plain_sdp(plain_port))),
+            ("ICE", s("force")),
+            ("transport-protocol", s("UDP/TLS/RTP/SAVPF")),
+        ]);
+        get_str(&r, "sdp")
+    };
+    let to_plain_port = offer(&peer.sdp("actpass"));
+    let first = answer();
+    peer.take_remote(&first, Instant::now());
+    assert!(
+        peer.pump(Duration::from_secs(10), |p| p.send_ctx.is_some()),
+        "DTLS connects"
+    );
+    let to_relay_plain: std::net::SocketAddr =
+        format!("127.0.0.1:{to_plain_port}").parse().unwrap();
+    let both_ways = |peer: &mut WebPeer, seq0: u16| {
+        let before = peer.media.len();
+        for i in 0..10u16 {
+            peer.send_rtp(&rtp(0x1111, seq0 + i, 7));
+            plain
+                .send_to(&rtp(0x2222, seq0 + i, 9), to_relay_plain)
+                .unwrap();
+        }
+        for i in 0..10u16 {
+            let (p, _) = recv(&plain);
+            assert_eq!(p, rtp(0x1111, seq0 + i, 7), "peer -> plain after {seq0}");
+        }
+        assert!(peer.pump(Duration::from_secs(5), |p| p.media.len() >= before + 10));
+        assert_eq!(
+            peer.media[before..].to_vec(),
+            (0..10u16)
+                .map(|i| rtp(0x2222, seq0 + i, 9))
+                .collect::<Vec<_>>()
+        );
+    };
+    both_ways(&mut peer, 100);
+
+    // The network changes: a new socket, new ICE credentials, a re-offer.
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let local = sock.local_addr().unwrap();
+    let creds = Credentials {
+        ufrag: "restartUfrag".into(),
+        pwd: "restartPasswordOf22Chr".into(),
+    };
+    let mut agent = IceAgent::new(IceConfig {
+        controlling: true,
+        local_credentials: Some(creds.clone()),
+        nomination_delay: Duration::from_millis(100),
+        ..IceConfig::default()
+    });
+    agent.add_local_candidate(local, 1).unwrap();
+    peer.sock = sock;
+    peer.local = local;
+    peer.ice = Some(agent);
+    peer.creds = creds;
+    peer.selected = None;
+    assert_eq!(offer(&peer.sdp("actpass")), to_plain_port, "ports are kept");
+    let second = answer();
+    let ufrag = |sdp: &str| attr(sdp, "ice-ufrag").unwrap().to_string();
+    let pwd = |sdp: &str| attr(sdp, "ice-pwd").unwrap().to_string();
+    assert_ne!(
+        ufrag(&first),
+        ufrag(&second),
+        "new ufrag answers the restart"
+    );
+    assert_ne!(pwd(&first), pwd(&second), "new pwd answers the restart");
+    assert_eq!(attr(&first, "fingerprint"), attr(&second, "fingerprint"));
+    {
+        let a = peer.ice.as_mut().unwrap();
+        a.set_remote_credentials(&ufrag(&second), &pwd(&second))
+            .unwrap();
+        for l in second
+            .lines()
+            .filter_map(|l| l.trim_end().strip_prefix("a=candidate:"))
+        {
+            a.add_remote_candidate(Candidate::parse(l).unwrap().unwrap())
+                .unwrap();
+        }
+        a.handle_timeout(Instant::now());
+    }
+    assert!(
+        peer.pump(Duration::from_secs(10), |p| p.selected.is_some()),
+        "the checks with the new credentials succeed"
+    );
+    // Media from the new address is taken, and media to the peer goes there now.
+    both_ways(&mut peer, 200);
+}
