@@ -423,14 +423,6 @@ impl LegWebrtc {
         }
     }
 
-    /// The latch or the SDP found the party's address (no ICE): a DTLS client connects there.
-    pub fn learned(&mut self, now: Instant, remote: SocketAddr) {
-        if self.ice.is_none() && self.dtls.as_ref().is_some_and(|d| d.keyed.is_none()) {
-            self.start_client(now, remote);
-            self.collect(now);
-        }
-    }
-
     /// When [`handle_timeout`](Self::handle_timeout) wants to run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let ice = self.ice.as_ref().and_then(|(a, _, _)| a.poll_timeout());

@@ -139,8 +139,6 @@ struct Leg {
     id: LegId,
     call_id: Arc<str>,
     tag: Arc<str>,
-    /// The address our sockets are bound to (for loop-protect, without a syscall per packet).
-    local_ip: Option<std::net::IpAddr>,
     rtp_local: Option<SocketAddr>,
     rtcp_local: Option<SocketAddr>,
     rtp: MioUdp,
@@ -576,7 +574,6 @@ impl Worker {
                 let idx = entry.key();
                 let rtp_local = rtp.local_addr().ok();
                 let rtcp_local = rtcp.as_ref().and_then(|s| s.local_addr().ok());
-                let local_ip = rtp_local.map(|a| a.ip());
                 let mut rtp = MioUdp::from_std(rtp);
                 let mut rtcp = rtcp.map(MioUdp::from_std);
                 let reg = self.poll.registry();
@@ -604,7 +601,6 @@ impl Worker {
                     id,
                     call_id,
                     tag,
-                    local_ip,
                     rtp_local,
                     rtcp_local,
                     rtp,
@@ -884,7 +880,7 @@ impl Worker {
         let leg = self.legs.get_mut(idx)?;
         if leg.cfg.loop_protect
             && (min..=max).contains(&src.port())
-            && leg.local_ip == Some(src.ip())
+            && leg.rtp_local.map(|a| a.ip()) == Some(src.ip())
         {
             bump(&c.dropped_loop, 1);
             return None;
