@@ -9,14 +9,10 @@
 
 use std::hint::black_box;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rtpbridge::codec::PayloadTypes;
-use rtpbridge::config::EndpointLearning;
-use rtpbridge::media::latch::{Latch, LatchPolicy, PacketInfo, Verdict};
-use rtpbridge::media::stats::{bump, LegStats, WorkerCounters};
+use rtpbridge::media::latch::{Latch, LatchPolicy, PacketInfo};
 use rtpbridge::ng::bencode::{self, Value};
 use rtpbridge::ng::parse_request;
 use rtpbridge::sdp::{rewrite, MediaRewrite, Session, SessionRewrite};
@@ -95,116 +91,13 @@ fn bench_sdp(c: &mut Criterion) {
     g.finish();
 }
 
-const UNIX: u64 = 1_700_000_000;
-
-struct Leg {
-    latch: Latch,
-    policy: LatchPolicy,
-    pts: PayloadTypes,
-    stats: LegStats,
-    local: SocketAddr,
-    peer_dest: Option<SocketAddr>,
-}
-
-/// The socket-free steps of the worker's packet path, in its order. Returns where the packet
-/// would be sent.
-#[inline]
-fn decide(
-    leg: &mut Leg,
-    wc: &WorkerCounters,
-    pkt: &mut [u8],
-    src: SocketAddr,
-    now: Instant,
-    unix: u64,
-    range: (u16, u16),
-) -> Option<SocketAddr> {
-    bump(&wc.received, 1);
-    if pkt.len() < 4 || !(128..=191).contains(&pkt[0]) {
-        bump(&wc.dropped_malformed, 1);
-        return None;
-    }
-    if (range.0..=range.1).contains(&src.port()) && leg.local.ip() == src.ip() {
-        bump(&wc.dropped_loop, 1);
-        return None;
-    }
-    let is_rtcp = (192..=223).contains(&pkt[1]); // RTCP muxed on the RTP port (RFC 5761)
-    if !is_rtcp && !leg.pts.apply(&mut pkt[1]) {
-        bump(&wc.dropped_payload_type, 1);
-        return None;
-    }
-    let info = if is_rtcp {
-        PacketInfo::rtcp(pkt)
-    } else {
-        PacketInfo::rtp(pkt)
-    };
-    match leg.latch.on_packet(src, info, now, &leg.policy) {
-        Verdict::Drop => {
-            bump(&wc.dropped_source, 1);
-            return None;
-        }
-        Verdict::Learn(_) | Verdict::Accept => {}
-    }
-    bump(&leg.stats.rtp.packets, 1);
-    bump(&leg.stats.rtp.bytes, pkt.len() as u64);
-    // The worker reads the wall clock once per poll round, not per packet.
-    leg.stats.rtp.last_packet.store(unix, Relaxed);
-    if pkt.len() >= 12 {
-        let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
-        leg.stats.ssrc.store(ssrc, Relaxed);
-        leg.stats.has_ssrc.store(true, Relaxed);
-    }
-    let dest = leg.peer_dest?;
-    bump(&wc.relayed, 1);
-    bump(&wc.relayed_bytes, pkt.len() as u64);
-    Some(dest)
-}
-
-fn bench_relay(c: &mut Criterion) {
+/// Endpoint learning alone, steady state. The whole worker packet path is in
+/// benches/relay_core.rs (the real worker, not a copy of its steps).
+fn bench_latch(c: &mut Criterion) {
     let src: SocketAddr = "192.0.2.1:40000".parse().expect("addr");
-    let mut pkt = vec![0u8; 172];
-    pkt[0] = 0x80;
-    pkt[8..12].copy_from_slice(&0x1234_5678u32.to_be_bytes());
-    let mut pts = PayloadTypes::none();
-    pts.allow(0, 0);
-    pts.allow(101, 101);
-    let wc = WorkerCounters::default();
     let t0 = Instant::now();
     let mut g = c.benchmark_group("relay_decision");
     g.throughput(Throughput::Elements(1));
-    for (name, mode) in [
-        ("latched_delayed", EndpointLearning::Delayed),
-        ("latched_heuristic", EndpointLearning::Heuristic),
-        ("learning_off", EndpointLearning::Off),
-    ] {
-        let mut leg = Leg {
-            latch: Latch::new(Some(src)),
-            policy: LatchPolicy {
-                mode,
-                ..LatchPolicy::default()
-            },
-            pts: pts.clone(),
-            stats: LegStats::default(),
-            local: "192.0.2.10:30000".parse().expect("addr"),
-            peer_dest: Some("198.51.100.7:50000".parse().expect("addr")),
-        };
-        // Steady state: past the learning delay, the endpoint confirmed.
-        let late = t0 + Duration::from_secs(5);
-        decide(&mut leg, &wc, &mut pkt, src, t0, UNIX, (30000, 40000));
-        decide(&mut leg, &wc, &mut pkt, src, late, UNIX, (30000, 40000));
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                black_box(decide(
-                    &mut leg,
-                    &wc,
-                    black_box(&mut pkt),
-                    black_box(src),
-                    late,
-                    UNIX,
-                    (30000, 40000),
-                ))
-            })
-        });
-    }
     g.bench_function("latch_on_packet_only", |b| {
         let mut latch = Latch::new(Some(src));
         let policy = LatchPolicy::default();
@@ -216,5 +109,5 @@ fn bench_relay(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_ng, bench_sdp, bench_relay);
+criterion_group!(benches, bench_ng, bench_sdp, bench_latch);
 criterion_main!(benches);
