@@ -32,51 +32,7 @@ mod plain {
     use crate::common::*;
     use std::net::UdpSocket;
 
-    struct Call {
-        a: UdpSocket,
-        b: UdpSocket,
-        /// rtpbridge's ports: where A sends, where B sends.
-        to_a_side: u16,
-        to_b_side: u16,
-    }
-
-    fn setup(
-        c: &NgClient,
-        call_id: &str,
-        a_extra: &str,
-        b_extra: &str,
-        flags: &[(&str, Value)],
-    ) -> Call {
-        let a = udp("127.0.0.2:0");
-        let b = udp("127.0.0.3:0");
-        let a_port = a.local_addr().unwrap().port();
-        let b_port = b.local_addr().unwrap().port();
-        let mut offer = vec![
-            ("command", s("offer")),
-            ("call-id", s(call_id)),
-            ("from-tag", s("tag-a")),
-            ("sdp", s(&sdp("127.0.0.2", a_port, a_extra))),
-        ];
-        offer.extend(flags.iter().cloned());
-        let r = c.ok(&offer);
-        let offer_sdp = get_str(&r, "sdp");
-        let mut answer = vec![
-            ("command", s("answer")),
-            ("call-id", s(call_id)),
-            ("from-tag", s("tag-a")),
-            ("to-tag", s("tag-b")),
-            ("sdp", s(&sdp("127.0.0.3", b_port, b_extra))),
-        ];
-        answer.extend(flags.iter().cloned());
-        let r = c.ok(&answer);
-        let answer_sdp = get_str(&r, "sdp");
-        Call {
-            a,
-            b,
-            to_b_side: media_port(&offer_sdp),
-            to_a_side: media_port(&answer_sdp),
-        }
-    }
+    use crate::common::plain_call as setup;
 
     fn relay_check(
         from: &UdpSocket,

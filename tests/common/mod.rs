@@ -293,3 +293,55 @@ pub fn try_recv(s: &UdpSocket, timeout: Duration) -> Option<(Vec<u8>, SocketAddr
     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     r
 }
+
+/// A plain call through rtpbridge: A on 127.0.0.2 offers, B on 127.0.0.3 answers, `flags`
+/// on both.
+pub struct PlainCall {
+    pub a: UdpSocket,
+    pub b: UdpSocket,
+    /// rtpbridge's ports: where A sends, where B sends.
+    pub to_a_side: u16,
+    pub to_b_side: u16,
+    pub offer_sdp: String,
+    pub answer_sdp: String,
+}
+
+pub fn plain_call(
+    c: &NgClient,
+    call_id: &str,
+    a_extra: &str,
+    b_extra: &str,
+    flags: &[(&str, Value)],
+) -> PlainCall {
+    let a = udp("127.0.0.2:0");
+    let b = udp("127.0.0.3:0");
+    let a_port = a.local_addr().unwrap().port();
+    let b_port = b.local_addr().unwrap().port();
+    let mut offer = vec![
+        ("command", s("offer")),
+        ("call-id", s(call_id)),
+        ("from-tag", s("tag-a")),
+        ("sdp", s(&sdp("127.0.0.2", a_port, a_extra))),
+    ];
+    offer.extend(flags.iter().cloned());
+    let r = c.ok(&offer);
+    let offer_sdp = get_str(&r, "sdp");
+    let mut answer = vec![
+        ("command", s("answer")),
+        ("call-id", s(call_id)),
+        ("from-tag", s("tag-a")),
+        ("to-tag", s("tag-b")),
+        ("sdp", s(&sdp("127.0.0.3", b_port, b_extra))),
+    ];
+    answer.extend(flags.iter().cloned());
+    let r = c.ok(&answer);
+    let answer_sdp = get_str(&r, "sdp");
+    PlainCall {
+        a,
+        b,
+        to_b_side: media_port(&offer_sdp),
+        to_a_side: media_port(&answer_sdp),
+        offer_sdp,
+        answer_sdp,
+    }
+}
