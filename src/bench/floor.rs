@@ -331,7 +331,6 @@ mod uring {
 
     use super::*;
     use io_uring::{cqueue, opcode, types, IoUring};
-    use std::sync::atomic::AtomicU16;
 
     const TAG_RECV: u64 = 1;
     const TAG_SEND: u64 = 2;
@@ -351,24 +350,7 @@ mod uring {
         (ud >> 56, ((ud >> 32) & 0xff_ffff) as u32, ud as u32)
     }
 
-    /// The socket address a `recvmsg` wrote (IPv4 or IPv6).
-    pub(super) fn parse_sockaddr(b: &[u8]) -> Option<SocketAddr> {
-        if b.len() < 2 {
-            return None;
-        }
-        let family = i32::from(u16::from_ne_bytes([b[0], b[1]]));
-        if family == libc::AF_INET && b.len() >= 8 {
-            let port = u16::from_be_bytes([b[2], b[3]]);
-            Some(SocketAddr::from(([b[4], b[5], b[6], b[7]], port)))
-        } else if family == libc::AF_INET6 && b.len() >= 24 {
-            let port = u16::from_be_bytes([b[2], b[3]]);
-            let mut ip = [0u8; 16];
-            ip.copy_from_slice(&b[8..24]);
-            Some(SocketAddr::from((ip, port)))
-        } else {
-            None
-        }
-    }
+    pub(super) use crate::media::bufring::parse_sockaddr;
 
     /// A media socket's place in the fixed-file table: which call and side it is, and the
     /// generation of its receive request (completions of an older one are stale).
@@ -379,81 +361,19 @@ mod uring {
         gen: u32,
     }
 
-    /// The provided-buffer ring (kernel-shared entries) and the buffers behind it.
+    /// The receive buffers and, per buffer, the destination of the send that holds it.
     struct BufRing {
-        entries: *mut types::BufRingEntry,
-        map_len: usize,
-        bufs: Vec<u8>,
-        tail: u16,
-        /// Destination of the send that holds each buffer.
+        ring: crate::media::bufring::BufRing,
         dests: Vec<libc::sockaddr_storage>,
     }
 
     impl BufRing {
         fn new() -> io::Result<BufRing> {
-            let map_len = NBUF * std::mem::size_of::<types::BufRingEntry>();
-            // SAFETY: an anonymous private mapping; checked for failure below.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    map_len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                return Err(io::Error::last_os_error());
-            }
-            let mut r = BufRing {
-                entries: p as *mut types::BufRingEntry,
-                map_len,
-                bufs: vec![0u8; NBUF * BUF_SIZE],
-                tail: 0,
+            Ok(BufRing {
+                ring: crate::media::bufring::BufRing::new(NBUF, BUF_SIZE)?,
                 // SAFETY: sockaddr_storage is plain old data; all zeroes is valid.
                 dests: vec![unsafe { std::mem::zeroed() }; NBUF],
-            };
-            for bid in 0..NBUF as u16 {
-                r.give(bid);
-            }
-            r.publish();
-            Ok(r)
-        }
-
-        /// Puts buffer `bid` back (visible to the kernel after [`publish`](Self::publish)).
-        fn give(&mut self, bid: u16) {
-            let i = usize::from(self.tail) & (NBUF - 1);
-            // SAFETY: `entries` maps NBUF entries and i < NBUF; the kernel reads only entries
-            // between its head and the published tail, and this one is past the tail.
-            let e = unsafe { &mut *self.entries.add(i) };
-            let off = usize::from(bid) * BUF_SIZE;
-            e.set_addr(self.bufs[off..].as_mut_ptr() as u64);
-            e.set_len(BUF_SIZE as u32);
-            e.set_bid(bid);
-            self.tail = self.tail.wrapping_add(1);
-        }
-
-        fn publish(&self) {
-            // SAFETY: the tail field lies in the mapped first entry; the kernel reads it with
-            // acquire semantics.
-            unsafe {
-                let tail = types::BufRingEntry::tail(self.entries) as *const AtomicU16;
-                (*tail).store(self.tail, Ordering::Release);
-            }
-        }
-
-        fn buf(&self, bid: u16, len: usize) -> &[u8] {
-            let off = usize::from(bid) * BUF_SIZE;
-            &self.bufs[off..off + len.min(BUF_SIZE)]
-        }
-    }
-
-    impl Drop for BufRing {
-        fn drop(&mut self) {
-            // SAFETY: unmapping exactly what `new` mapped (the ring is unregistered or the
-            // io_uring closed before this runs: it is declared after it in `run`).
-            unsafe { libc::munmap(self.entries as *mut libc::c_void, self.map_len) };
+            })
         }
     }
 
@@ -546,7 +466,7 @@ mod uring {
         // later, dropped first) closed the io_uring.
         unsafe {
             ring.submitter().register_buf_ring_with_flags(
-                bufs.entries as u64,
+                bufs.ring.entries_addr(),
                 NBUF as u16,
                 GROUP,
                 0,
@@ -629,10 +549,10 @@ mod uring {
                             _ => false,
                         };
                         if !sent {
-                            bufs.give(bid);
+                            bufs.ring.give(bid);
                         }
                     }
-                    TAG_SEND => bufs.give(index as u16),
+                    TAG_SEND => bufs.ring.give(index as u16),
                     TAG_NG => {
                         ng_ready = true;
                         if !cqueue::more(flags) {
@@ -642,7 +562,7 @@ mod uring {
                     _ => {}
                 }
             }
-            bufs.publish();
+            bufs.ring.publish();
             for slot in rearm.drain(..) {
                 eng.arm_recv(slot)?;
             }
@@ -675,7 +595,7 @@ mod uring {
         let Some(call) = calls.calls.get_mut(slot.key) else {
             return Ok(false);
         };
-        let Ok(out) = types::RecvMsgOut::parse(bufs.buf(bid, len), &eng.msg) else {
+        let Ok(out) = types::RecvMsgOut::parse(bufs.ring.buf(bid, len), &eng.msg) else {
             return Ok(false);
         };
         if out.is_payload_truncated() {

@@ -13,6 +13,7 @@
 //! only notes that a reply must wait for a worker; [`MediaPlane::sync_requested`] then waits for
 //! all of them, one round trip per worker for a whole batch of requests.
 
+pub mod bufring;
 pub mod latch;
 pub mod ports;
 pub mod stats;

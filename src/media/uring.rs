@@ -20,13 +20,13 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use mio::Events;
 
 use super::{bump, token, Worker, RECV_BUF, SLOTS};
+use crate::media::bufring::{parse_sockaddr, BufRing};
 
 const TAG_RECV: u64 = 1;
 const TAG_SEND: u64 = 2;
@@ -51,102 +51,6 @@ fn ud(tag: u64, gen: u32, index: u32) -> u64 {
 
 fn ud_parts(ud: u64) -> (u64, u32, u32) {
     (ud >> 56, ((ud >> 32) & 0xff_ffff) as u32, ud as u32)
-}
-
-/// The socket address a `recvmsg` wrote (IPv4 or IPv6).
-fn parse_sockaddr(b: &[u8]) -> Option<std::net::SocketAddr> {
-    use std::net::SocketAddr;
-    if b.len() < 2 {
-        return None;
-    }
-    let family = i32::from(u16::from_ne_bytes([b[0], b[1]]));
-    let port = || u16::from_be_bytes([b[2], b[3]]);
-    if family == libc::AF_INET && b.len() >= 8 {
-        Some(SocketAddr::from(([b[4], b[5], b[6], b[7]], port())))
-    } else if family == libc::AF_INET6 && b.len() >= 24 {
-        let mut ip = [0u8; 16];
-        ip.copy_from_slice(&b[8..24]);
-        Some(SocketAddr::from((ip, port())))
-    } else {
-        None
-    }
-}
-
-/// The provided-buffer ring (entries shared with the kernel) and the buffers behind it.
-struct BufRing {
-    entries: *mut types::BufRingEntry,
-    map_len: usize,
-    bufs: Vec<u8>,
-    tail: u16,
-}
-
-impl BufRing {
-    fn new() -> io::Result<BufRing> {
-        let map_len = NBUF * std::mem::size_of::<types::BufRingEntry>();
-        // SAFETY: an anonymous private mapping; checked for failure below.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                map_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let mut r = BufRing {
-            entries: p as *mut types::BufRingEntry,
-            map_len,
-            bufs: vec![0u8; NBUF * BUF_SIZE],
-            tail: 0,
-        };
-        for bid in 0..NBUF as u16 {
-            r.give(bid);
-        }
-        r.publish();
-        Ok(r)
-    }
-
-    /// Hands buffer `bid` back (the kernel sees it after [`publish`](Self::publish)).
-    fn give(&mut self, bid: u16) {
-        if usize::from(bid) >= NBUF {
-            return;
-        }
-        let i = usize::from(self.tail) & (NBUF - 1);
-        // SAFETY: `entries` maps NBUF entries and i < NBUF; the kernel reads only the entries
-        // between its head and the published tail, and this one is past the tail.
-        let e = unsafe { &mut *self.entries.add(i) };
-        let off = usize::from(bid) * BUF_SIZE;
-        e.set_addr(self.bufs[off..].as_mut_ptr() as u64);
-        e.set_len(BUF_SIZE as u32);
-        e.set_bid(bid);
-        self.tail = self.tail.wrapping_add(1);
-    }
-
-    fn publish(&self) {
-        // SAFETY: the tail field lies in the mapped first entry; the kernel reads it with
-        // acquire semantics.
-        unsafe {
-            let tail = types::BufRingEntry::tail(self.entries) as *const AtomicU16;
-            (*tail).store(self.tail, Ordering::Release);
-        }
-    }
-
-    fn buf(&self, bid: u16, len: usize) -> &[u8] {
-        let off = usize::from(bid).min(NBUF - 1) * BUF_SIZE;
-        &self.bufs[off..off + len.min(BUF_SIZE)]
-    }
-}
-
-impl Drop for BufRing {
-    fn drop(&mut self) {
-        // SAFETY: unmapping exactly what `new` mapped; the io_uring that used it is closed
-        // first (`Uring::ring` is declared, hence dropped, before `Uring::bufs`).
-        unsafe { libc::munmap(self.entries as *mut libc::c_void, self.map_len) };
-    }
 }
 
 /// Send buffers with their destination addresses; a buffer is busy until its send completes.
@@ -194,11 +98,11 @@ impl Uring {
             .setup_cqsize(16384)
             .build(1024)?;
         let min_timeout = ring.params().is_feature_min_timeout();
-        let bufs = BufRing::new()?;
+        let bufs = BufRing::new(NBUF, BUF_SIZE)?;
         // SAFETY: the ring memory stays mapped until `bufs` drops, after `ring` closed.
         unsafe {
             ring.submitter().register_buf_ring_with_flags(
-                bufs.entries as u64,
+                bufs.entries_addr(),
                 NBUF as u16,
                 GROUP,
                 0,
