@@ -13,7 +13,7 @@ use rtpbridge::codec::PayloadTypes;
 use rtpbridge::dtls::sdes::CryptoAttribute;
 use rtpbridge::dtls::srtp::SrtpContext;
 use rtpbridge::media::stats::{LegStats, WorkerCounters};
-use rtpbridge::media::worker::{LegConfig, Worker, WorkerCmd};
+use rtpbridge::media::worker::{LegConfig, LegSockets, Worker, WorkerCmd};
 
 const A: u64 = 1;
 const B: u64 = 2;
@@ -29,8 +29,10 @@ fn worker(srtp_from_a: Option<CryptoAttribute>) -> Worker {
     for id in [A, B] {
         w.apply_now(WorkerCmd::AddLeg {
             id,
-            rtp: sock(),
-            rtcp: Some(sock()),
+            sockets: LegSockets::New {
+                rtp: sock(),
+                rtcp: Some(sock()),
+            },
             stats: Arc::new(LegStats::default()),
             call_id: Arc::from("bench"),
             tag: Arc::from(if id == A { "a" } else { "b" }),

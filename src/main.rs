@@ -139,7 +139,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let media = match MediaPlane::start(
+    let mut media = match MediaPlane::start(
         cfg.num_threads,
         cfg.port_min,
         cfg.port_max,
@@ -153,6 +153,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    media.set_warm_pairs(cfg.warm_ports as usize);
     let cfg = Arc::new(cfg);
     let mut registry = Registry::new(cfg.clone(), media);
     registry.set_dtls_cert(cert);

@@ -1,5 +1,6 @@
 //! Plain RTP relay through the real binary over real sockets: offer/answer/delete, media both
-//! ways, latching, RTCP, rtcp-mux, re-INVITE, and ports freed on delete.
+//! ways, latching, RTCP, rtcp-mux, re-INVITE, and ports freed (or kept for the next call) on
+//! delete.
 
 mod common;
 use common::*;
@@ -63,9 +64,105 @@ fn offer_answer_relay_both_ways_and_delete() {
     );
     let q = c.request(&[("command", s("query")), ("call-id", s("relay-1"))]);
     assert_eq!(get_str(&q, "result"), "error");
-    // The ports are closed and back in the pool: we can bind them ourselves.
-    UdpSocket::bind(("127.0.0.1", call.to_a_side)).expect("RTP port freed");
-    UdpSocket::bind(("127.0.0.1", call.to_b_side + 1)).expect("RTCP port freed");
+    // The ports stay open for the next call (--warm-ports), and relay nothing: what the
+    // parties send now is dropped there and counted.
+    let idle = media_stat(&c, "idleport");
+    let relayed = media_stat(&c, "relayed");
+    call.a
+        .send_to(&rtp(0x1111, 50, 1), ("127.0.0.1", call.to_a_side))
+        .unwrap();
+    call.b
+        .send_to(&rtp(0x2222, 50, 2), ("127.0.0.1", call.to_b_side))
+        .unwrap();
+    call.a
+        .send_to(&rtcp_rr(0x1111), ("127.0.0.1", call.to_a_side + 1))
+        .unwrap();
+    assert_eq!(await_media_stat(&c, "idleport", idle + 3), idle + 3);
+    assert_eq!(media_stat(&c, "relayed"), relayed);
+    for s in [&call.a, &call.b] {
+        assert!(
+            try_recv(s, Duration::from_millis(1)).is_none(),
+            "nothing relayed after the delete"
+        );
+    }
+}
+
+#[test]
+fn without_warm_ports_delete_closes_the_ports() {
+    let srv = Server::start(&["--warm-ports=0"]);
+    let c = srv.client();
+    let call = setup(&c, "cold-1", "", "", &[]);
+    relay_check(&call.a, call.to_a_side, &call.b, call.to_b_side, 3, 0x1111);
+    c.ok(&[
+        ("command", s("delete")),
+        ("call-id", s("cold-1")),
+        ("delete-delay", Value::Int(0)),
+    ]);
+    // Closed before the reply, as rtpengine does: we can bind them ourselves.
+    for p in [call.to_a_side, call.to_b_side] {
+        UdpSocket::bind(("127.0.0.1", p)).expect("RTP port freed");
+        UdpSocket::bind(("127.0.0.1", p + 1)).expect("RTCP port freed");
+    }
+}
+
+#[test]
+fn the_next_call_takes_over_a_deleted_calls_ports() {
+    // One worker: each worker keeps its own ports, and calls go to workers in turn.
+    let srv = Server::start(&["--num-threads=1"]);
+    let c = srv.client();
+    let first = setup(&c, "warm-1", "", "", &[]);
+    relay_check(
+        &first.a,
+        first.to_a_side,
+        &first.b,
+        first.to_b_side,
+        5,
+        0x1111,
+    );
+    c.ok(&[
+        ("command", s("delete")),
+        ("call-id", s("warm-1")),
+        ("delete-delay", Value::Int(0)),
+    ]);
+    // The old parties keep sending: dropped at the idle ports.
+    first
+        .a
+        .send_to(&rtp(0x1111, 5, 0), ("127.0.0.1", first.to_a_side))
+        .unwrap();
+    let idle = await_media_stat(&c, "idleport", 1);
+    assert_eq!(idle, 1);
+    let second = setup(&c, "warm-2", "", "", &[]);
+    let mut old = [first.to_a_side, first.to_b_side];
+    let mut new = [second.to_a_side, second.to_b_side];
+    old.sort();
+    new.sort();
+    assert_eq!(new, old, "the kept ports are handed out first");
+    // The new call relays both ways on them and learned nothing from the old call.
+    relay_check(
+        &second.a,
+        second.to_a_side,
+        &second.b,
+        second.to_b_side,
+        20,
+        0x3333,
+    );
+    relay_check(
+        &second.b,
+        second.to_b_side,
+        &second.a,
+        second.to_a_side,
+        20,
+        0x4444,
+    );
+    assert!(
+        try_recv(&first.b, Duration::from_millis(1)).is_none(),
+        "nothing for the old party"
+    );
+    let q = c.ok(&[("command", s("query")), ("call-id", s("warm-2"))]);
+    assert_eq!(
+        get_int(get(get(&q, "totals").unwrap(), "RTP").unwrap(), "packets"),
+        40
+    );
 }
 
 #[test]
@@ -228,7 +325,7 @@ fn reinvite_keeps_ports() {
 
 #[test]
 fn many_calls_use_distinct_ports_and_delete_returns_them() {
-    let srv = Server::start(&[]);
+    let srv = Server::start(&["--warm-ports=0"]);
     let c = srv.client();
     let mut ports = std::collections::HashSet::new();
     for i in 0..5 {
@@ -440,7 +537,8 @@ fn forked_offer_each_branch_has_its_ports_and_the_answer_picks_its_branch() {
 
 #[test]
 fn deleting_one_party_of_a_transferred_call_keeps_the_rest() {
-    let srv = Server::start(&[]);
+    // The departed party's port must close (checked below by binding it).
+    let srv = Server::start(&["--warm-ports=0"]);
     let c = srv.client();
     // A1 calls B; then A2 (another from-tag, as after a transfer) calls B too.
     let call1 = setup(&c, "xfer-1", "", "", &[]);

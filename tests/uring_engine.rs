@@ -74,12 +74,20 @@ mod plain {
         ]);
         let q = c.request(&[("command", s("query")), ("call-id", s("uring-1"))]);
         assert_eq!(get_str(&q, "result"), "error");
-        // The receives were cancelled: the ports are closed and can be bound again.
-        UdpSocket::bind(("127.0.0.1", call.to_a_side)).expect("RTP port freed");
-        UdpSocket::bind(("127.0.0.1", call.to_b_side + 1)).expect("RTCP port freed");
+        // The ports stay open for the next call, their receives armed, and relay nothing.
+        let idle = media_stat(&c, "idleport");
+        let relayed = media_stat(&c, "relayed");
+        call.a
+            .send_to(&rtp(0x1111, 300, 1), ("127.0.0.1", call.to_a_side))
+            .unwrap();
+        call.b
+            .send_to(&rtp(0x2222, 300, 2), ("127.0.0.1", call.to_b_side))
+            .unwrap();
+        assert_eq!(await_media_stat(&c, "idleport", idle + 2), idle + 2);
+        assert_eq!(media_stat(&c, "relayed"), relayed);
 
-        // Many calls set up and torn down: slab slots are reused, late completions of the old
-        // legs must not reach the new ones.
+        // Many calls set up and torn down: the kept ports and slab slots are reused, late
+        // completions of the old legs must not reach the new ones.
         for i in 0..20 {
             let id = format!("uring-churn-{i}");
             let call = setup(&c, &id, "", "", &[]);
@@ -91,6 +99,23 @@ mod plain {
                 ("delete-delay", Value::Int(0)),
             ]);
         }
+    }
+
+    #[test]
+    fn without_warm_ports_delete_cancels_receives_and_closes() {
+        let srv = crate::uring_server(&["--warm-ports=0"]);
+        let c = srv.client();
+        let call = setup(&c, "uring-cold", "", "", &[]);
+        relay_check(&call.a, call.to_a_side, &call.b, call.to_b_side, 5, 0x1111);
+        crate::check_engine(&srv);
+        c.ok(&[
+            ("command", s("delete")),
+            ("call-id", s("uring-cold")),
+            ("delete-delay", Value::Int(0)),
+        ]);
+        // The receives were cancelled: the ports are closed and can be bound again.
+        UdpSocket::bind(("127.0.0.1", call.to_a_side)).expect("RTP port freed");
+        UdpSocket::bind(("127.0.0.1", call.to_b_side + 1)).expect("RTCP port freed");
     }
 }
 

@@ -221,6 +221,7 @@ pub fn statistics(reg: &Registry, uptime: Duration) -> OwnedValue {
         .with("nodestination", int(w.dropped_no_destination))
         .with("sourcerejected", int(w.dropped_source))
         .with("loopprotect", int(w.dropped_loop))
+        .with("idleport", int(w.dropped_idle_port))
         .with("srtpauth", int(w.dropped_srtp_auth))
         .with("srtpnokeys", int(w.dropped_no_keys))
         .with("stunreceived", int(w.stun_received))

@@ -108,6 +108,10 @@ pub struct Config {
     /// than one socket ready counts as busy. Default 0 (off): on a quiet machine it saved no CPU
     /// with epoll and raised p99 latency (see README, Performance).
     pub wakeup_batch_us: u32,
+    /// `--warm-ports`: port pairs per media worker (and local address) whose sockets stay
+    /// open after their call ends, taken first by the next calls. 0 closes every port at
+    /// delete, as rtpengine does.
+    pub warm_ports: u32,
     /// `--dtls-cert-cipher=RSA` (else ECDSA P-256) and `--dtls-rsa-key-size`.
     pub dtls_cert_rsa: bool,
     pub dtls_rsa_bits: u32,
@@ -165,6 +169,7 @@ impl Default for Config {
             pidfile: None,
             num_threads: 0,
             wakeup_batch_us: 0,
+            warm_ports: crate::media::WARM_PAIRS as u32,
             dtls_cert_rsa: false,
             dtls_rsa_bits: 2048,
             io_engine: IoEngine::Epoll,
@@ -554,6 +559,12 @@ fn build(
                     .filter(|n| *n <= 10_000)
                     .ok_or_else(|| invalid(spec, &n.to_string(), "0 to 10000 microseconds"))?;
             }
+            ("warm-ports", Value::Int(n)) => {
+                cfg.warm_ports = u32::try_from(*n)
+                    .ok()
+                    .filter(|n| *n <= 32_768)
+                    .ok_or_else(|| invalid(spec, &n.to_string(), "0 to 32768 port pairs"))?;
+            }
             ("io-engine", Value::Str(s)) => {
                 cfg.io_engine = match s.to_ascii_lowercase().as_str() {
                     "epoll" => IoEngine::Epoll,
@@ -818,6 +829,8 @@ mod tests {
             (&["--num-threads=4"], |c| c.num_threads == 4),
             (&["--wakeup-batch-us=150"], |c| c.wakeup_batch_us == 150),
             (&[], |c| c.wakeup_batch_us == 0 && !c.dtls_cert_rsa),
+            (&["--warm-ports=0"], |c| c.warm_ports == 0),
+            (&[], |c| c.warm_ports == 256),
             (
                 &["--dtls-rsa-key-size=4096", "--dtls-cert-cipher=RSA"],
                 |c| c.dtls_cert_kind() == crate::dtls::dtls::CertKind::Rsa(4096),
@@ -1104,6 +1117,7 @@ mod tests {
                 &["--wakeup-batch-us=99999"],
                 Box::new(invalid_for("wakeup-batch-us")),
             ),
+            (&["--warm-ports=-1"], Box::new(invalid_for("warm-ports"))),
             (&["--table="], Box::new(invalid_for("table"))),
             (&["-t=-1"], Box::new(invalid_for("table"))),
             (&["--table=99999999999"], Box::new(invalid_for("table"))),

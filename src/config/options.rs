@@ -143,6 +143,8 @@ pub(crate) static OPTIONS: &[OptSpec] = &[
     imp("num-threads", None, Int),
     // rtpbridge's own: media workers wait this long after a busy wake-up before the next one.
     imp("wakeup-batch-us", None, Int),
+    // rtpbridge's own: port pairs kept open between calls.
+    imp("warm-ports", None, Int),
     // rtpbridge's own: the media workers' I/O engine.
     imp("io-engine", None, Str),
     ign("media-num-threads", None, Int),
@@ -294,6 +296,11 @@ const IMPLEMENTED_HELP: &[(&str, &str, &str)] = &[
         "media worker threads (default: one per core)",
     ),
     (
+        "warm-ports",
+        "INT",
+        "rtpbridge only: port pairs per media worker kept open after their call ends, for the next calls (default 256; 0 = close at delete)",
+    ),
+    (
         "wakeup-batch-us",
         "USECS",
         "rtpbridge only: a busy media worker gathers packets this long between wake-ups (default 0 = off)",
@@ -408,8 +415,8 @@ mod tests {
             assert!(!o.long.is_empty() && !o.long.contains('='), "{}", o.long);
         }
         // rtpengine 10.5's `--help` lists 141 options besides `--help` itself; rtpbridge adds
-        // --wakeup-batch-us and --io-engine.
-        assert_eq!(OPTIONS.len(), 143);
+        // --wakeup-batch-us, --io-engine and --warm-ports.
+        assert_eq!(OPTIONS.len(), 144);
     }
 
     #[test]

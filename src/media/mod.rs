@@ -33,7 +33,7 @@ use mio::Waker;
 
 pub use ports::PortError;
 pub use stats::{LegStats, WorkerTotals};
-pub use worker::{LegConfig, LegId, WorkerCmd};
+pub use worker::{LegConfig, LegId, LegSockets, WorkerCmd};
 
 use ports::PortPool;
 use stats::WorkerCounters;
@@ -109,6 +109,12 @@ pub struct LegHandle {
     pub extra: Vec<(IpAddr, u16)>,
 }
 
+/// Port pairs per worker and local address whose sockets stay open after their call ends,
+/// for the next calls, by default (`--warm-ports`): binding, registering and closing a socket is most of what setting up
+/// and tearing down a call costs the control plane and the worker. Packets reaching such a
+/// port between calls are dropped (and counted), as a closed port would.
+pub const WARM_PAIRS: usize = 256;
+
 pub struct MediaPlane {
     workers: Vec<WorkerHandle>,
     pools: HashMap<IpAddr, PortPool>,
@@ -117,6 +123,8 @@ pub struct MediaPlane {
     next_worker: usize,
     /// Counts [`request_sync`](Self::request_sync) calls.
     sync_epoch: u64,
+    /// Port pairs per worker and address kept open between calls (`--warm-ports`).
+    warm_pairs: usize,
 }
 
 impl MediaPlane {
@@ -163,7 +171,14 @@ impl MediaPlane {
             next_leg: 1,
             next_worker: 0,
             sync_epoch: 0,
+            warm_pairs: WARM_PAIRS,
         })
+    }
+
+    /// Sets how many port pairs per worker and address stay open between calls (0: every
+    /// port closes when its leg ends).
+    pub fn set_warm_pairs(&mut self, n: usize) {
+        self.warm_pairs = n;
     }
 
     /// Picks the worker for a new call (round robin).
@@ -200,12 +215,7 @@ impl MediaPlane {
         call_id: &str,
         tag: &str,
     ) -> Result<LegHandle, PortError> {
-        let (min, max) = self.port_range;
-        let pool = self
-            .pools
-            .entry(address)
-            .or_insert_with(|| PortPool::new(min, max));
-        let alloc = pool.allocate(address, true)?;
+        let (port, sockets) = self.leg_sockets(worker, address)?;
         let id = self.next_leg;
         self.next_leg += 1;
         let stats = Arc::new(LegStats::default());
@@ -213,8 +223,8 @@ impl MediaPlane {
             id,
             worker,
             address,
-            port: alloc.port,
-            rtcp_port: alloc.port + 1,
+            port,
+            rtcp_port: port + 1,
             stats: stats.clone(),
             extra: Vec::new(),
         };
@@ -222,14 +232,56 @@ impl MediaPlane {
             worker,
             WorkerCmd::AddLeg {
                 id,
-                rtp: alloc.rtp,
-                rtcp: alloc.rtcp,
+                sockets,
                 stats,
                 call_id: Arc::from(call_id),
                 tag: Arc::from(tag),
             },
         );
         Ok(handle)
+    }
+
+    /// A port pair on `address` for a new leg on `worker`: one the worker keeps open from
+    /// an ended call if it has one, else newly bound sockets. When the range is exhausted,
+    /// a pair another worker keeps open is closed (waiting for that worker) and bound anew.
+    fn leg_sockets(
+        &mut self,
+        worker: usize,
+        address: IpAddr,
+    ) -> Result<(u16, LegSockets), PortError> {
+        let (min, max) = self.port_range;
+        let pool = self
+            .pools
+            .entry(address)
+            .or_insert_with(|| PortPool::new(min, max));
+        if let Some((port, old)) = pool.take_warm(worker) {
+            return Ok((port, LegSockets::Parked(old)));
+        }
+        let err = match pool.allocate(address, true) {
+            Ok(a) => {
+                let sockets = LegSockets::New {
+                    rtp: a.rtp,
+                    rtcp: a.rtcp,
+                };
+                return Ok((a.port, sockets));
+            }
+            Err(e) => e,
+        };
+        let Some((w, port, old)) = pool.take_any_warm() else {
+            return Err(err);
+        };
+        self.send(w, WorkerCmd::DropParked(old));
+        self.sync(w);
+        let pool = self.pools.get_mut(&address).ok_or(err)?;
+        pool.closed_warm(port);
+        let a = pool.allocate(address, true)?;
+        Ok((
+            a.port,
+            LegSockets::New {
+                rtp: a.rtp,
+                rtcp: a.rtcp,
+            },
+        ))
     }
 
     /// Binds the leg's port pair on more local addresses (the other interfaces), so ICE can
@@ -280,11 +332,21 @@ impl MediaPlane {
         );
     }
 
-    /// Closes the leg's sockets (on its worker) and returns its ports to the pool.
+    /// Ends the leg on its worker and returns its ports to the pool. Up to
+    /// [`set_warm_pairs`](Self::set_warm_pairs) pairs per worker and address stay open
+    /// for the next calls.
     pub fn remove_leg(&mut self, leg: &LegHandle) {
-        self.send(leg.worker, WorkerCmd::RemoveLeg { id: leg.id });
+        let park = self
+            .pools
+            .get(&leg.address)
+            .is_some_and(|p| p.warm_count(leg.worker) < self.warm_pairs);
+        self.send(leg.worker, WorkerCmd::RemoveLeg { id: leg.id, park });
         if let Some(pool) = self.pools.get_mut(&leg.address) {
-            pool.release(leg.port);
+            if park {
+                pool.park(leg.port, leg.worker, leg.id);
+            } else {
+                pool.release(leg.port);
+            }
         }
         for (addr, port) in &leg.extra {
             if let Some(pool) = self.pools.get_mut(addr) {

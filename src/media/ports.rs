@@ -25,6 +25,10 @@ pub struct PortPool {
     /// Even port numbers whose pair (port, port+1) is free, in hand-out order.
     free: VecDeque<u16>,
     in_use: HashSet<u16>,
+    /// Pairs whose sockets a worker kept open after their call ended ("warm"), per worker,
+    /// in the order they were parked: (port, the parked leg's id). Reusing them saves the
+    /// control plane and the worker six system calls per socket.
+    warm: Vec<VecDeque<(u16, u64)>>,
 }
 
 /// Bound sockets of one allocation. `rtcp` is `None` for a single-port (rtcp-mux) allocation.
@@ -54,6 +58,7 @@ impl PortPool {
             max,
             free,
             in_use: HashSet::new(),
+            warm: Vec::new(),
         }
     }
 
@@ -99,6 +104,45 @@ impl PortPool {
             }
         }
         self.allocate(addr, with_rtcp)
+    }
+
+    /// Pairs parked at `worker`.
+    pub fn warm_count(&self, worker: usize) -> usize {
+        self.warm.get(worker).map_or(0, VecDeque::len)
+    }
+
+    /// Takes the pair parked longest ago at `worker`: (port, the parked leg's id).
+    pub fn take_warm(&mut self, worker: usize) -> Option<(u16, u64)> {
+        let (port, id) = self.warm.get_mut(worker)?.pop_front()?;
+        self.in_use.insert(port);
+        Some((port, id))
+    }
+
+    /// Takes the pair parked longest ago at any worker (to close it: the range is exhausted).
+    pub fn take_any_warm(&mut self) -> Option<(usize, u16, u64)> {
+        let (w, q) = self
+            .warm
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, q)| !q.is_empty())
+            .max_by_key(|(_, q)| q.len())?;
+        let (port, id) = q.pop_front()?;
+        Some((w, port, id))
+    }
+
+    /// A pair in use whose sockets `worker` keeps open as leg `id` for the next call.
+    pub fn park(&mut self, port: u16, worker: usize, id: u64) {
+        if self.in_use.remove(&port) {
+            if self.warm.len() <= worker {
+                self.warm.resize_with(worker + 1, VecDeque::new);
+            }
+            self.warm[worker].push_back((port, id));
+        }
+    }
+
+    /// A pair taken with [`take_any_warm`](Self::take_any_warm) whose sockets are closed now.
+    pub fn closed_warm(&mut self, port: u16) {
+        self.free.push_back(port);
     }
 
     /// Returns a pair to the pool. Unknown ports are ignored.

@@ -78,6 +78,8 @@ pub struct WorkerCounters {
     pub dropped_source: AtomicU64,
     /// Came from one of our own ports (loop-protect).
     pub dropped_loop: AtomicU64,
+    /// Arrived on a port between calls (its sockets kept open for the next call).
+    pub dropped_idle_port: AtomicU64,
     /// RTP with a payload type the codec negotiation did not allow for its sender.
     pub dropped_payload_type: AtomicU64,
     /// SRTP/SRTCP from an SDES party that failed authentication (or could not be decrypted).
@@ -110,6 +112,7 @@ pub struct WorkerTotals {
     pub dropped_no_destination: u64,
     pub dropped_source: u64,
     pub dropped_loop: u64,
+    pub dropped_idle_port: u64,
     pub dropped_payload_type: u64,
     pub dropped_srtp_auth: u64,
     pub dropped_no_keys: u64,
@@ -132,6 +135,7 @@ impl WorkerTotals {
         self.dropped_no_destination += c.dropped_no_destination.load(Relaxed);
         self.dropped_source += c.dropped_source.load(Relaxed);
         self.dropped_loop += c.dropped_loop.load(Relaxed);
+        self.dropped_idle_port += c.dropped_idle_port.load(Relaxed);
         self.dropped_payload_type += c.dropped_payload_type.load(Relaxed);
         self.dropped_srtp_auth += c.dropped_srtp_auth.load(Relaxed);
         self.dropped_no_keys += c.dropped_no_keys.load(Relaxed);

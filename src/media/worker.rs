@@ -102,11 +102,22 @@ impl Crypto {
     }
 }
 
+/// Where a new leg's RTP/RTCP sockets come from.
+pub enum LegSockets {
+    /// Sockets the control plane has just bound.
+    New {
+        rtp: UdpSocket,
+        rtcp: Option<UdpSocket>,
+    },
+    /// The sockets of the leg this worker parked on `RemoveLeg { park: true }` (its id):
+    /// still bound and watched, so taking them over costs no system call but a drain.
+    Parked(LegId),
+}
+
 pub enum WorkerCmd {
     AddLeg {
         id: LegId,
-        rtp: UdpSocket,
-        rtcp: Option<UdpSocket>,
+        sockets: LegSockets,
         stats: Arc<LegStats>,
         /// Call-ID and tag, for log lines.
         call_id: Arc<str>,
@@ -116,9 +127,15 @@ pub enum WorkerCmd {
         id: LegId,
         cfg: Box<LegConfig>,
     },
+    /// Ends a leg. With `park` its RTP/RTCP sockets stay open (everything arriving there
+    /// is dropped) until an `AddLeg` takes them over with [`LegSockets::Parked`] or a
+    /// `DropParked` closes them; its other sockets close.
     RemoveLeg {
         id: LegId,
+        park: bool,
     },
+    /// Closes the sockets of a parked leg.
+    DropParked(LegId),
     /// Sockets of the leg's port on another interface address (ICE host candidates).
     AddSockets {
         id: LegId,
@@ -167,6 +184,8 @@ struct Leg {
     web: Option<Box<LegWebrtc>>,
     /// The deadline this leg has in the worker's timer heap.
     timer: Option<Instant>,
+    /// The leg ended and its sockets wait for the next call: nothing passes.
+    parked: bool,
 }
 
 struct ExtraSockets {
@@ -177,6 +196,40 @@ struct ExtraSockets {
 }
 
 impl Leg {
+    /// A leg in its initial state: no configuration, no peer, nothing learned.
+    fn new(
+        id: LegId,
+        call_id: Arc<str>,
+        tag: Arc<str>,
+        stats: Arc<LegStats>,
+        (rtp, rtcp): (MioUdp, Option<MioUdp>),
+        (rtp_local, rtcp_local): (Option<SocketAddr>, Option<SocketAddr>),
+    ) -> Leg {
+        Leg {
+            id,
+            call_id,
+            tag,
+            rtp_local,
+            rtcp_local,
+            rtp,
+            rtcp,
+            extra: Vec::new(),
+            send_pair: 0,
+            cfg: LegConfig::default(),
+            peer: None,
+            rtp_latch: Latch::default(),
+            rtcp_latch: Latch::default(),
+            stats,
+            rec: None,
+            srtp_in: Crypto::Plain,
+            srtp_out: Crypto::Plain,
+            srtp_passthrough: false,
+            web: None,
+            timer: None,
+            parked: false,
+        }
+    }
+
     /// The socket of a slot (see [`token`]).
     fn socket(&self, slot: usize) -> Option<&MioUdp> {
         match slot {
@@ -217,6 +270,8 @@ pub struct Worker {
     rx: Receiver<WorkerCmd>,
     legs: Slab<Leg>,
     ids: std::collections::HashMap<LegId, usize>,
+    /// Legs whose sockets wait for the next call (see [`LegSockets::Parked`]), by old id.
+    parked: std::collections::HashMap<LegId, usize>,
     counters: Arc<WorkerCounters>,
     port_range: (u16, u16),
     buf: Vec<u8>,
@@ -264,6 +319,7 @@ impl Worker {
                 rx,
                 legs: Slab::new(),
                 ids: Default::default(),
+                parked: Default::default(),
                 counters,
                 port_range,
                 buf: vec![0u8; RECV_BUF],
@@ -564,65 +620,44 @@ impl Worker {
         match cmd {
             WorkerCmd::AddLeg {
                 id,
-                rtp,
-                rtcp,
+                sockets,
                 stats,
                 call_id,
                 tag,
-            } => {
-                let entry = self.legs.vacant_entry();
-                let idx = entry.key();
-                let rtp_local = rtp.local_addr().ok();
-                let rtcp_local = rtcp.as_ref().and_then(|s| s.local_addr().ok());
-                let mut rtp = MioUdp::from_std(rtp);
-                let mut rtcp = rtcp.map(MioUdp::from_std);
-                let reg = self.poll.registry();
-                let epoll = self.uring.is_none();
-                if !epoll {
-                    // The io_uring loop arms the sockets once the leg is in place.
-                } else if let Err(e) = reg.register(&mut rtp, token(idx, 0), Interest::READABLE) {
-                    tracing::error!(
-                        call_id = &*call_id,
-                        tag = &*tag,
-                        "cannot register RTP socket: {e}"
+            } => match sockets {
+                LegSockets::New { rtp, rtcp } => {
+                    let locals = (
+                        rtp.local_addr().ok(),
+                        rtcp.as_ref().and_then(|s| s.local_addr().ok()),
                     );
-                    return;
+                    let socks = (MioUdp::from_std(rtp), rtcp.map(MioUdp::from_std));
+                    let idx = self
+                        .legs
+                        .insert(Leg::new(id, call_id, tag, stats, socks, locals));
+                    if self.watch(idx, 0..2) {
+                        self.ids.insert(id, idx);
+                    } else {
+                        self.legs.remove(idx);
+                    }
                 }
-                if let Some(s) = rtcp.as_mut().filter(|_| epoll) {
-                    if let Err(e) = reg.register(s, token(idx, 1), Interest::READABLE) {
+                LegSockets::Parked(old) => {
+                    let Some(idx) = self.parked.remove(&old) else {
                         tracing::error!(
                             call_id = &*call_id,
                             tag = &*tag,
-                            "cannot register RTCP socket: {e}"
+                            "parked sockets {old} are gone: the leg has none"
                         );
+                        return;
+                    };
+                    let idx = self.rebuild(idx, |old| {
+                        let locals = (old.rtp_local, old.rtcp_local);
+                        Leg::new(id, call_id, tag, stats, (old.rtp, old.rtcp), locals)
+                    });
+                    if let Some(idx) = idx {
+                        self.ids.insert(id, idx);
                     }
                 }
-                entry.insert(Leg {
-                    id,
-                    call_id,
-                    tag,
-                    rtp_local,
-                    rtcp_local,
-                    rtp,
-                    rtcp,
-                    extra: Vec::new(),
-                    send_pair: 0,
-                    cfg: LegConfig::default(),
-                    peer: None,
-                    rtp_latch: Latch::default(),
-                    rtcp_latch: Latch::default(),
-                    stats,
-                    rec: None,
-                    srtp_in: Crypto::Plain,
-                    srtp_out: Crypto::Plain,
-                    srtp_passthrough: false,
-                    web: None,
-                    timer: None,
-                });
-                self.ids.insert(id, idx);
-                self.uring_arm(idx, 0);
-                self.uring_arm(idx, 1);
-            }
+            },
             WorkerCmd::Configure { id, cfg } => {
                 if let Some(&idx) = self.ids.get(&id) {
                     let leg = &mut self.legs[idx];
@@ -701,50 +736,48 @@ impl Worker {
                 ) else {
                     return;
                 };
-                let mut rtp = MioUdp::from_std(rtp);
-                let mut rtcp = rtcp.map(MioUdp::from_std);
                 let slot = 2 + 2 * leg.extra.len();
-                let reg = self.poll.registry();
-                let epoll = self.uring.is_none();
-                if epoll
-                    && reg
-                        .register(&mut rtp, token(idx, slot), Interest::READABLE)
-                        .is_err()
-                {
-                    return;
-                }
-                if let Some(s) = rtcp.as_mut().filter(|_| epoll) {
-                    let _ = reg.register(s, token(idx, slot + 1), Interest::READABLE);
-                }
                 leg.extra.push(ExtraSockets {
-                    rtp,
-                    rtcp,
+                    rtp: MioUdp::from_std(rtp),
+                    rtcp: rtcp.map(MioUdp::from_std),
                     rtp_local,
                     rtcp_local,
                 });
+                if !self.watch(idx, slot..slot + 2) {
+                    self.legs[idx].extra.pop();
+                    return;
+                }
+                let leg = &mut self.legs[idx];
                 if let Some(w) = leg.web.as_mut() {
                     w.add_local(rtp_local, rtcp_local);
                 }
-                self.uring_arm(idx, slot);
-                self.uring_arm(idx, slot + 1);
                 self.flush_web(idx);
             }
-            WorkerCmd::RemoveLeg { id } => {
-                if let Some(idx) = self.ids.remove(&id) {
-                    let leg = self.legs.remove(idx);
-                    if let Some(u) = self.uring.as_mut() {
-                        // Cancelled (and submitted) before the sockets close with `leg`.
-                        let r = (0..SLOTS)
-                            .try_for_each(|s| u.cancel(token(idx, s).0))
-                            .and_then(|()| u.submit());
-                        if let Err(e) = r {
-                            tracing::error!("media worker (io_uring): cannot cancel receives: {e}");
-                        }
-                    }
-                    // Closing a socket (dropping `leg`) takes it out of the epoll set: it was
-                    // never duplicated, so no deregistration calls are needed. Legs that had
-                    // this one as peer see it gone by its id.
-                    drop(leg);
+            WorkerCmd::RemoveLeg { id, park } => {
+                let Some(idx) = self.ids.remove(&id) else {
+                    return;
+                };
+                if !park {
+                    self.close(idx);
+                    return;
+                }
+                // The extra addresses' sockets close; RTP/RTCP stay open, dropping all.
+                self.unwatch(idx, 2..SLOTS);
+                let parked = self.rebuild(idx, |old| {
+                    let locals = (old.rtp_local, old.rtcp_local);
+                    let stats = Arc::new(LegStats::default());
+                    let socks = (old.rtp, old.rtcp);
+                    let mut leg = Leg::new(id, old.call_id, old.tag, stats, socks, locals);
+                    leg.parked = true;
+                    leg
+                });
+                if let Some(idx) = parked {
+                    self.parked.insert(id, idx);
+                }
+            }
+            WorkerCmd::DropParked(id) => {
+                if let Some(idx) = self.parked.remove(&id) {
+                    self.close(idx);
                 }
             }
             WorkerCmd::SetRecording { id, tap } => {
@@ -757,6 +790,102 @@ impl Worker {
             }
             WorkerCmd::Shutdown => {}
         }
+    }
+
+    /// Starts watching the given slots' sockets of leg `idx` (epoll registration, or an
+    /// io_uring receive). False when the RTP socket cannot be watched.
+    fn watch(&mut self, idx: usize, slots: std::ops::Range<usize>) -> bool {
+        let Some(leg) = self.legs.get_mut(idx) else {
+            return false;
+        };
+        if self.uring.is_none() {
+            let reg = self.poll.registry();
+            for slot in slots.clone() {
+                let sock = match slot {
+                    0 => Some(&mut leg.rtp),
+                    1 => leg.rtcp.as_mut(),
+                    s => leg.extra.get_mut(s / 2 - 1).and_then(|x| {
+                        if s.is_multiple_of(2) {
+                            Some(&mut x.rtp)
+                        } else {
+                            x.rtcp.as_mut()
+                        }
+                    }),
+                };
+                let Some(sock) = sock else {
+                    continue;
+                };
+                if let Err(e) = reg.register(sock, token(idx, slot), Interest::READABLE) {
+                    tracing::error!(
+                        call_id = &*leg.call_id,
+                        tag = &*leg.tag,
+                        slot,
+                        "cannot watch a media socket: {e}"
+                    );
+                    if slot % 2 == 0 {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        }
+        for slot in slots {
+            self.uring_arm(idx, slot);
+        }
+        true
+    }
+
+    /// Stops watching the given slots of leg `idx` and closes their sockets if they are
+    /// extra addresses' (slot 2 and up). Closing an epoll-registered socket takes it out of
+    /// the set (it was never duplicated); io_uring receives are cancelled first.
+    fn unwatch(&mut self, idx: usize, slots: std::ops::Range<usize>) {
+        if let Some(u) = self.uring.as_mut() {
+            let r = slots
+                .clone()
+                .try_for_each(|s| u.cancel(token(idx, s).0))
+                .and_then(|()| u.submit());
+            if let Err(e) = r {
+                tracing::error!("media worker (io_uring): cannot cancel receives: {e}");
+            }
+        }
+        if slots.end > 2 {
+            if let Some(leg) = self.legs.get_mut(idx) {
+                leg.extra.clear();
+            }
+        }
+    }
+
+    /// Closes every socket of leg `idx` and forgets it. Legs that had it as peer see it gone
+    /// by its id.
+    fn close(&mut self, idx: usize) {
+        if self.legs.contains(idx) {
+            self.unwatch(idx, 0..SLOTS);
+            self.legs.remove(idx);
+        }
+    }
+
+    /// Replaces leg `idx` by what `f` makes of it (its sockets carry over), keeping them
+    /// watched. Returns the new leg's index (the same one, as the slab reuses the slot just
+    /// freed; otherwise the sockets are watched anew under the new index).
+    fn rebuild(&mut self, idx: usize, f: impl FnOnce(Leg) -> Leg) -> Option<usize> {
+        let old = self.legs.try_remove(idx)?;
+        let new_idx = self.legs.insert(f(old));
+        if new_idx != idx {
+            // Not expected (the slab hands out the slot just freed), but then the old
+            // index's watches must go and the new index's come.
+            self.unwatch(idx, 0..2);
+            if self.uring.is_none() {
+                let leg = &mut self.legs[new_idx];
+                let reg = self.poll.registry();
+                let _ = reg.reregister(&mut leg.rtp, token(new_idx, 0), Interest::READABLE);
+                if let Some(s) = leg.rtcp.as_mut() {
+                    let _ = reg.reregister(s, token(new_idx, 1), Interest::READABLE);
+                }
+            } else {
+                self.watch(new_idx, 0..2);
+            }
+        }
+        Some(new_idx)
     }
 
     /// Resolves leg `idx`'s peer id to its slab index, and the SRTP pass-through of the leg
@@ -860,6 +989,11 @@ impl Worker {
     ) -> Option<Forward> {
         let c = &self.counters;
         bump(&c.received, 1);
+        if self.legs.get(idx).is_none_or(|l| l.parked) {
+            // A port between calls: whatever arrives is a stray of the call that had it.
+            bump(&c.dropped_idle_port, 1);
+            return None;
+        }
         let rtcp_sock = slot % 2 == 1;
         let is_rtp_leg = self.legs.get(idx).is_some_and(|l| l.cfg.rtp);
         // RFC 7983: 0-3 STUN, 20-63 DTLS. Plain RTP legs count them as drops there too.

@@ -13,6 +13,7 @@
 pub mod bencode;
 pub mod cookie_cache;
 pub mod message;
+pub mod mmsg;
 pub mod request;
 pub mod udp;
 

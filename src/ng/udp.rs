@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::bencode::{self, OwnedValue};
 use super::cookie_cache::CookieCache;
 use super::message::{encode_reply_into, error_reply, split_datagram, NgError};
+use super::mmsg::{Outbox, RecvBatch, BATCH};
 use super::request::parse_request;
 use crate::call::Registry;
 use crate::media::ports::bind_udp;
@@ -114,10 +115,6 @@ fn process(
     })
 }
 
-/// Requests handled before the media workers are woken and the replies that wait for them
-/// (deletes) are sent. Bounds how long such a reply can wait behind other requests.
-const BATCH: usize = 32;
-
 /// How many batches' parked replies may wait for their acknowledgements at once, while
 /// the loop goes on with the next requests.
 const MAX_WAITING: usize = 4;
@@ -169,7 +166,8 @@ impl UdpControl {
     /// parked replies as their acknowledgements arrive; once the sockets are empty it waits
     /// for the acknowledgements outstanding.
     pub fn run(&mut self, registry: &mut Registry, stop: &AtomicBool) {
-        let mut buf = vec![0u8; 65536];
+        let mut rx = RecvBatch::default();
+        let mut out = Outbox::default();
         let mut reply = Vec::with_capacity(4096);
         let mut events = mio::Events::with_capacity(64);
         let mut parked: Vec<Parked> = Vec::new();
@@ -185,47 +183,61 @@ impl UdpControl {
                     return;
                 }
             }
-            let mut in_batch = 0;
             for ev in events.iter() {
                 let i = ev.token().0;
                 let Some(sock) = self.socks.get(i) else {
                     continue;
                 };
                 loop {
-                    let (n, from) = match sock.recv_from(&mut buf) {
-                        Ok(x) => x,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    let n = match rx.recv(sock) {
+                        Ok(n) => n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => {
                             tracing::warn!("NG socket receive error: {e}");
-                            continue;
+                            // ICMP errors from an earlier reply surface here once; go on.
+                            match e.kind() {
+                                io::ErrorKind::ConnectionRefused
+                                | io::ErrorKind::ConnectionReset => continue,
+                                _ => break,
+                            }
                         }
                     };
                     let now = Instant::now();
-                    let epoch = registry.sync_epoch();
-                    if let Some(out) =
-                        process(registry, &mut self.cache, &buf[..n], now, &mut reply)
-                    {
+                    for k in 0..n {
+                        let Some((datagram, Some(from))) = rx.get(k) else {
+                            continue;
+                        };
+                        let epoch = registry.sync_epoch();
+                        let Some(o) = process(registry, &mut self.cache, datagram, now, &mut reply)
+                        else {
+                            continue;
+                        };
                         // A retransmission may ask for a reply still parked: it waits too.
                         let wait = registry.sync_epoch() != epoch
-                            || (out.cached && !(parked.is_empty() && waiting.is_empty()));
+                            || (o.cached && !(parked.is_empty() && waiting.is_empty()));
                         if wait {
                             parked.push(Parked {
                                 sock: i,
                                 to: from,
                                 reply: reply.clone(),
                             });
-                        } else if let Err(e) = sock.send_to(&reply, from) {
-                            tracing::warn!(%from, "cannot send NG reply: {e}");
+                        } else {
+                            out.push(i, from, &reply);
                         }
-                        if let Some(len) = out.cookie_len {
+                        if let Some(len) = o.cookie_len {
                             self.cache.insert_reply(&reply, len, now);
                         }
                     }
-                    in_batch += 1;
-                    if in_batch >= BATCH {
-                        in_batch = 0;
+                    // The batch's replies leave together; those waiting for the workers
+                    // follow once the workers have caught up.
+                    out.flush(&self.socks);
+                    if n > 0 {
                         self.end_batch(registry, &mut parked, &mut waiting, false);
+                    }
+                    // Fewer than a full batch: the socket is empty (the next datagram
+                    // raises a new readiness event).
+                    if n < BATCH {
+                        break;
                     }
                 }
             }
@@ -276,13 +288,11 @@ impl UdpControl {
     }
 
     fn send_parked(&self, replies: Vec<Parked>) {
-        for p in replies {
-            if let Some(sock) = self.socks.get(p.sock) {
-                if let Err(e) = sock.send_to(&p.reply, p.to) {
-                    tracing::warn!(to = %p.to, "cannot send NG reply: {e}");
-                }
-            }
+        let mut out = Outbox::default();
+        for p in &replies {
+            out.push(p.sock, p.to, &p.reply);
         }
+        out.flush(&self.socks);
     }
 }
 
@@ -349,8 +359,34 @@ mod tests {
             .collect()
     }
 
+    /// The `mediastatistics` counter `name` of a `statistics` reply.
+    fn media_counter(c: &UdpSocket, name: &str) -> i64 {
+        // A fresh cookie each time: a repeated one would get the cached first reply.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let cookie = format!("stats{}", N.fetch_add(1, Ordering::Relaxed));
+        let body = OwnedValue::dict().with("command", "statistics");
+        c.send(&request(&cookie, body)).expect("send");
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let len = c.recv(&mut buf).expect("statistics reply");
+            let Some(body) = buf[..len]
+                .strip_prefix(cookie.as_bytes())
+                .and_then(|b| b.strip_prefix(b" "))
+            else {
+                continue;
+            };
+            let v = decode(body).expect("bencode");
+            fn get<'a>(v: &Value<'a>, k: &str) -> Option<Value<'a>> {
+                v.as_dict().and_then(|d| d.get(k).cloned())
+            }
+            let stats = get(&v, "statistics").expect("statistics");
+            let media = get(&stats, "mediastatistics").expect("mediastatistics");
+            return get(&media, name).and_then(|v| v.as_int()).expect(name);
+        }
+    }
+
     #[test]
-    fn pipelined_deletes_are_answered_after_their_sockets_close() {
+    fn pipelined_deletes_are_answered_after_their_legs_stop_relaying() {
         const CALLS: usize = 80;
         let cfg = Config {
             delete_delay: 0,
@@ -377,6 +413,15 @@ mod tests {
             control.run(&mut registry, &stop2);
             registry.shutdown();
         });
+        // The two parties of every call.
+        let party = || {
+            let s = UdpSocket::bind("127.0.0.1:0").expect("party");
+            s.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            s
+        };
+        let (alice, bob) = (party(), party());
+        let port_of = |s: &UdpSocket| s.local_addr().expect("addr").port();
         let c = UdpSocket::bind("127.0.0.1:0").expect("client");
         // 81 delete replies of ~1.8 KB in one burst overflow the default receive buffer.
         socket2::SockRef::from(&c)
@@ -392,7 +437,7 @@ mod tests {
             let body = call(i)
                 .with("command", "offer")
                 .with("from-tag", "a")
-                .with("sdp", sdp(5000));
+                .with("sdp", sdp(port_of(&alice)));
             c.send(&request(&format!("o{i}"), body)).expect("send");
         }
         let mut ports = std::collections::HashMap::new();
@@ -405,7 +450,7 @@ mod tests {
                 .with("command", "answer")
                 .with("from-tag", "a")
                 .with("to-tag", "b")
-                .with("sdp", sdp(6000));
+                .with("sdp", sdp(port_of(&bob)));
             c.send(&request(&format!("a{i}"), body)).expect("send");
         }
         for r in recv_all(&c, CALLS) {
@@ -413,6 +458,18 @@ mod tests {
             let i = cookie[1..].parse::<usize>().expect("index");
             ports.get_mut(&i).expect("offered").push(port);
         }
+        // Every call relays: Alice's packet to the port the answer gave her reaches Bob.
+        let rtp = |seq: u8| [0x80, 0, 0, seq, 0, 0, 0, 0, 1, 2, 3, 4, 0xff];
+        let mut buf = [0u8; 64];
+        for i in 0..CALLS {
+            alice
+                .send_to(&rtp(i as u8), ("127.0.0.1", ports[&i][1]))
+                .expect("send");
+            let (n, _) = bob.recv_from(&mut buf).expect("relayed before the delete");
+            assert_eq!(&buf[..n], &rtp(i as u8));
+        }
+        let relayed = media_counter(&c, "relayed");
+        let idle = media_counter(&c, "idleport");
         for i in 0..CALLS {
             let body = call(i).with("command", "delete").with("from-tag", "a");
             let d = request(&format!("d{i}"), body);
@@ -428,15 +485,36 @@ mod tests {
             // A retransmission gets the very same reply.
             if let Some(prev) = first.insert(cookie.clone(), r.clone()) {
                 assert_eq!(prev, r, "{cookie}");
+                continue;
             }
-            // The reply came after the call's sockets closed: all four ports bind.
+            // The reply came after the call's legs ended: what either party sends now is
+            // not relayed.
             let i = cookie[1..].parse::<usize>().expect("index");
-            for &p in &ports[&i] {
-                for port in [p, p + 1] {
-                    UdpSocket::bind(("127.0.0.1", port))
-                        .unwrap_or_else(|e| panic!("{cookie}: port {port} still open: {e}"));
-                }
+            alice
+                .send_to(&rtp(1), ("127.0.0.1", ports[&i][1]))
+                .expect("send");
+            bob.send_to(&rtp(2), ("127.0.0.1", ports[&i][0]))
+                .expect("send");
+        }
+        // Wait until the workers have seen all of them (dropped at idle ports), then check
+        // that none went anywhere.
+        let mut seen = idle;
+        for _ in 0..500 {
+            seen = media_counter(&c, "idleport");
+            if seen >= idle + 2 * CALLS as i64 {
+                break;
             }
+            std::thread::yield_now();
+        }
+        assert_eq!(seen, idle + 2 * CALLS as i64, "dropped at idle ports");
+        assert_eq!(
+            media_counter(&c, "relayed"),
+            relayed,
+            "nothing relayed after a delete"
+        );
+        for s in [&alice, &bob] {
+            s.set_nonblocking(true).expect("nonblocking");
+            assert!(s.recv_from(&mut buf).is_err(), "nothing arrived");
         }
         assert_eq!(first.len(), CALLS);
         stop.store(true, Ordering::Relaxed);

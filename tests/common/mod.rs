@@ -158,6 +158,28 @@ pub fn get_str(v: &Value, key: &str) -> String {
     }
 }
 
+/// The daemon's `statistics` -> `mediastatistics` -> `name` counter.
+pub fn media_stat(c: &NgClient, name: &str) -> i64 {
+    let r = c.ok(&[("command", s("statistics"))]);
+    get_int(
+        get(get(&r, "statistics").unwrap(), "mediastatistics").unwrap(),
+        name,
+    )
+}
+
+/// Waits (asking `statistics`, which is the event) until the `name` counter reaches `want`;
+/// returns the last value seen.
+pub fn await_media_stat(c: &NgClient, name: &str, want: i64) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = media_stat(c, name);
+        if v >= want || Instant::now() > deadline {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}
+
 pub fn get_int(v: &Value, key: &str) -> i64 {
     match get(v, key) {
         Some(Value::Int(i)) => *i,

@@ -127,9 +127,7 @@ pub fn pair(ip: &str) -> (UdpSocket, UdpSocket) {
 }
 
 pub fn stats_srtp_drops(c: &NgClient) -> i64 {
-    let r = c.ok(&[("command", s("statistics"))]);
-    let m = get(get(&r, "statistics").unwrap(), "mediastatistics").unwrap();
-    get_int(m, "srtpauth")
+    media_stat(c, "srtpauth")
 }
 
 pub fn rtp_errors(c: &NgClient, call_id: &str) -> i64 {

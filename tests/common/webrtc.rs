@@ -318,9 +318,7 @@ pub struct SprayCount {
 }
 
 pub fn dtls_source_rejected(ng: &NgClient) -> i64 {
-    let r = ng.ok(&[("command", s("statistics"))]);
-    let media = get(get(&r, "statistics").unwrap(), "mediastatistics").unwrap();
-    get_int(media, "dtlssourcerejected")
+    media_stat(ng, "dtlssourcerejected")
 }
 
 pub fn start_spray(port: u16) -> HelloSpray {
