@@ -119,6 +119,75 @@ mod plain {
     }
 }
 
+mod sizes {
+    use crate::common::*;
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    use crate::common::plain_call as setup;
+
+    fn media_stat(c: &NgClient, name: &str) -> i64 {
+        let r = c.ok(&[("command", s("statistics"))]);
+        let m = get(get(&r, "statistics").unwrap(), "mediastatistics").unwrap();
+        get_int(m, name)
+    }
+
+    /// One datagram to the relay; what reaches `to` (whole: the buffer is larger than anything
+    /// sent), if anything.
+    fn through(from: &UdpSocket, port: u16, to: &UdpSocket, pkt: &[u8]) -> Option<Vec<u8>> {
+        from.send_to(pkt, ("127.0.0.1", port)).unwrap();
+        to.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut buf = vec![0u8; 65536];
+        let got = to.recv(&mut buf).ok().map(|n| buf[..n].to_vec());
+        to.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        got
+    }
+
+    /// Datagrams up to 2 KB (and a little more) are relayed whole, from the very buffer they
+    /// arrived in; a larger one is dropped and counted as malformed, and the next one still
+    /// passes. Many more datagrams than the ring has buffers pass in a row.
+    #[test]
+    fn large_datagrams_and_a_full_ring_cycle() {
+        let srv = crate::uring_server(&[]);
+        let c = srv.client();
+        let call = setup(&c, "uring-sizes", "", "", &[]);
+        crate::check_engine(&srv);
+        if srv.log_contains("io_uring unavailable") {
+            return;
+        }
+        let sized = |seq: u16, len: usize| {
+            let mut p = rtp(0x5555, seq, seq as u8);
+            p.resize(len, 0xa5);
+            p
+        };
+        for (seq, len) in [(0u16, 172), (1, 1500), (2, 2048), (3, 2068)] {
+            let pkt = sized(seq, len);
+            let got = through(&call.a, call.to_a_side, &call.b, &pkt);
+            assert_eq!(
+                got.as_deref(),
+                Some(&pkt[..]),
+                "{len}-byte datagram relayed whole"
+            );
+        }
+        let malformed = media_stat(&c, "malformed");
+        let big = sized(4, 4000);
+        assert_eq!(through(&call.a, call.to_a_side, &call.b, &big), None);
+        assert_eq!(
+            media_stat(&c, "malformed"),
+            malformed + 1,
+            "the drop is counted"
+        );
+        // Every buffer goes back to the ring after its send: far more datagrams than the
+        // ring's buffers, the other way too.
+        for seq in 5..1200u16 {
+            let pkt = sized(seq, 200 + usize::from(seq % 7) * 300);
+            let got = through(&call.b, call.to_b_side, &call.a, &pkt);
+            assert_eq!(got.as_deref(), Some(&pkt[..]), "datagram {seq}");
+        }
+    }
+}
+
 mod sdes {
     use crate::common::sdes::*;
     use crate::common::*;

@@ -75,7 +75,9 @@ pub struct Totals {
 }
 
 pub struct Registry {
-    calls: HashMap<String, Call>,
+    /// Boxed: the table keeps spare slots (it grows by doubling), and a spare slot costs the
+    /// size of its value.
+    calls: HashMap<String, Box<Call>>,
     media: MediaPlane,
     cfg: Arc<Config>,
     pub totals: Totals,
@@ -268,7 +270,7 @@ impl Registry {
             self.totals.managed += 1;
             self.calls.insert(
                 call_id.to_string(),
-                Call {
+                Box::new(Call {
                     id: call_id.to_string(),
                     worker,
                     created: secs,
@@ -276,10 +278,11 @@ impl Registry {
                     created_at: now,
                     last_signal: secs,
                     last_signal_at: now,
-                    monologues: Vec::new(),
+                    // The offerer and the party the offer goes to (forks add more).
+                    monologues: Vec::with_capacity(2),
                     delete_at: None,
                     record_call: false,
-                },
+                }),
             );
         }
         let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
@@ -338,6 +341,11 @@ impl Registry {
         let osrtp = sdes::OsrtpFlags::from_request(req);
 
         let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
+        for m in [a, b] {
+            // Exactly the sections of the SDP: a side is big, growth would leave slack.
+            let medias = &mut call.monologues[m].medias;
+            medias.reserve_exact(descs.len().saturating_sub(medias.len()));
+        }
         for (i, d) in descs.iter().enumerate() {
             for m in [a, b] {
                 while call.monologues[m].medias.len() <= i {

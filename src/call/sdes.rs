@@ -82,7 +82,12 @@ pub fn on_offer(
     f: &SdesFlags,
     osrtp: OsrtpFlags,
 ) {
-    a.sdes.party_offer = party_lines(m);
+    let lines = party_lines(m);
+    if let Some(sdes) = a.sdes.allocated_mut() {
+        sdes.party_offer = lines;
+    } else if !lines.is_empty() {
+        a.sdes.party_offer = lines;
+    }
     // OSRTP goes on as OSRTP (unless a transport-protocol says otherwise), or is made up
     // with OSRTP=offer.
     let osrtp_out = is_plain_rtp_protocol(out_protocol)
@@ -95,10 +100,12 @@ pub fn on_offer(
             None => std::mem::take(&mut b.sdes.our_offer),
         };
         b.sdes.our_offer = sdes::build_offer(&a.sdes.party_offer, &previous, f, &mut rand::rng());
-    } else {
-        b.sdes.our_offer.clear();
+    } else if let Some(sdes) = b.sdes.allocated_mut() {
+        sdes.our_offer.clear();
     }
-    b.sdes.offer_flags = f.clone();
+    if b.sdes.offer_flags != *f {
+        b.sdes.offer_flags = f.clone();
+    }
 }
 
 /// The answer step of one section: `b` answered `m` to `a`'s offer.
@@ -113,24 +120,29 @@ pub fn on_answer(
     let accepted = sdes::accepted_offer(&b.sdes.our_offer, &b_lines, &b.sdes.offer_flags);
     match accepted {
         Some(i) => {
-            let ours = &b.sdes.our_offer[i];
-            b.sdes.send = Some(ours.clone());
-            b.sdes.recv = b_lines
+            let sdes = &mut *b.sdes;
+            let ours = &sdes.our_offer[i];
+            sdes.send = Some(ours.clone());
+            sdes.recv = b_lines
                 .iter()
                 .find(|l| l.tag == ours.tag && l.suite == ours.suite)
                 .cloned();
         }
         None => {
-            b.sdes.send = None;
-            b.sdes.recv = None;
+            if let Some(sdes) = b.sdes.allocated_mut() {
+                sdes.send = None;
+                sdes.recv = None;
+            }
         }
     }
     // An OSRTP offer stays plain RTP unless the answerer took SRTP or OSRTP=accept says so.
     let osrtp_declined =
         !is_sdes_protocol(&a.desc.protocol) && b.sdes.recv.is_none() && !osrtp.accept;
     if a.sdes.party_offer.is_empty() || m.port() == 0 || osrtp_declined {
-        a.sdes.send = None;
-        a.sdes.recv = None;
+        if let Some(sdes) = a.sdes.allocated_mut() {
+            sdes.send = None;
+            sdes.recv = None;
+        }
         return;
     }
     let input = AnswerInput {
@@ -183,6 +195,46 @@ mod tests {
         let mut s = MediaSide::default();
         s.desc.protocol = proto.to_string();
         s
+    }
+
+    #[test]
+    fn plain_call_allocates_no_sdes_state() {
+        let (mut a, mut b) = (side("RTP/AVP"), side(""));
+        let f = SdesFlags::default();
+        let offer = session("RTP/AVP", "");
+        on_offer(
+            &mut a,
+            &mut b,
+            &offer.media()[0],
+            "RTP/AVP",
+            false,
+            &f,
+            Default::default(),
+        );
+        on_answer(
+            &mut a,
+            &mut b,
+            &session("RTP/AVP", "").media()[0],
+            &f,
+            Default::default(),
+        );
+        assert!(!a.sdes.is_allocated() && !b.sdes.is_allocated());
+        assert!(attributes(&b, true, FormatOptions::default()).is_empty());
+        // SDES flags alone are kept (the answer's choice reads them), so they allocate.
+        let f = SdesFlags {
+            pad: true,
+            ..SdesFlags::default()
+        };
+        on_offer(
+            &mut a,
+            &mut b,
+            &offer.media()[0],
+            "RTP/AVP",
+            false,
+            &f,
+            Default::default(),
+        );
+        assert!(b.sdes.is_allocated() && b.sdes.offer_flags.pad);
     }
 
     #[test]

@@ -188,7 +188,8 @@ pub fn on_offer(
         a.ice.controlling = false;
         a.ice.awaiting_answer = false;
         a.ice.lite = lite_backward(req);
-    } else {
+    } else if a.ice.is_allocated() {
+        // Our credentials stay, for when ICE comes back (unallocated: all default already).
         a.ice.on = false;
         a.ice.remote = None;
         a.ice.remote_candidates.clear();
@@ -208,13 +209,12 @@ pub fn on_offer(
         b.ice.controlling = !b.ice.lite;
         b.ice.trickle = req.flags.trickle_ice;
     } else {
-        b.ice = SideIce::default();
+        b.ice.reset();
     }
 
     // DTLS towards the offerer.
-    let a_proto = a.desc.protocol.clone();
-    a.dtls.on = !dtls_off(req) && is_dtls_protocol(&a_proto);
-    if a.dtls.on {
+    if !dtls_off(req) && is_dtls_protocol(&a.desc.protocol) {
+        a.dtls.on = true;
         a.dtls.fingerprint = p.fingerprint;
         a.dtls.party_setup = p.setup.clone();
         a.dtls.hash = hash_of(req).or(p.fingerprint.map(|f| f.algorithm()));
@@ -222,7 +222,7 @@ pub fn on_offer(
         a.dtls.setup = None;
         a.dtls.sdp_setup = None;
     } else {
-        a.dtls = SideDtls::default();
+        a.dtls.reset();
     }
     // DTLS towards the answerer.
     if !dtls_off(req) && is_dtls_protocol(out_protocol) {
@@ -237,7 +237,7 @@ pub fn on_offer(
         b.dtls.setup = setup;
         b.dtls.sdp_setup = Some(sdp);
     } else {
-        b.dtls = SideDtls::default();
+        b.dtls.reset();
     }
 }
 
@@ -264,11 +264,11 @@ pub fn on_answer(a: &mut MediaSide, b: &mut MediaSide, s: &Session, i: usize, re
             b.ice.controlling = true;
         }
     } else {
-        b.ice = SideIce::default();
+        b.ice.reset();
     }
     // Towards the offerer: the answer's ICE option can still remove or force it.
     match req.ice {
-        Some(IceMode::Remove) => a.ice.on = false,
+        Some(IceMode::Remove) if a.ice.is_allocated() => a.ice.on = false,
         Some(IceMode::Force) | Some(IceMode::ForceRelay) => {
             ensure_local(&mut a.ice);
             a.ice.on = true;
@@ -295,13 +295,13 @@ pub fn on_answer(a: &mut MediaSide, b: &mut MediaSide, s: &Session, i: usize, re
                 b.dtls.setup = Some(DtlsSetup::Active);
             }
         } else {
-            b.dtls = SideDtls::default();
+            b.dtls.reset();
         }
     }
     // The answer's DTLS option can pick our role towards an actpass offerer.
     if a.dtls.on {
         if dtls_off(req) {
-            a.dtls = SideDtls::default();
+            a.dtls.reset();
         } else {
             a.dtls.setup = Some(answer_role(
                 a.dtls.party_setup.as_deref(),

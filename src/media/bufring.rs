@@ -99,6 +99,18 @@ impl BufRing {
         let off = usize::from(bid).min(self.nbuf - 1) * self.buf_size;
         &self.bufs[off..off + len.min(self.buf_size)]
     }
+
+    /// The first `len` bytes of buffer `bid`, to write into: only while the kernel does not
+    /// own it (received from and not given back yet).
+    pub fn buf_mut(&mut self, bid: u16, len: usize) -> &mut [u8] {
+        let off = usize::from(bid).min(self.nbuf - 1) * self.buf_size;
+        &mut self.bufs[off..off + len.min(self.buf_size)]
+    }
+
+    /// The size of each buffer.
+    pub fn buf_size(&self) -> usize {
+        self.buf_size
+    }
 }
 
 impl Drop for BufRing {

@@ -3,11 +3,18 @@
 //! One io_uring per worker thread, created on that thread (single issuer, deferred task
 //! work). Every media socket has a multishot `recvmsg` that takes its buffers from one
 //! provided-buffer ring; a completion's datagram is copied into the worker's receive buffer and
-//! goes through the same [`Worker::relay`] as with epoll. What it forwards is copied into a
-//! buffer of a fixed send pool and queued as a `send` with a destination address; all the sends
-//! queued while handling one batch of completions reach the kernel in the next
-//! `io_uring_enter`, which also waits for the next completions. A full pool (or a datagram
-//! larger than a pool buffer) falls back to a plain `sendto`.
+//! goes through the same [`Worker::relay`] as with epoll. What it forwards is copied back
+//! into the provided buffer it arrived in, which is queued as a `send` with a destination
+//! address and given back to the ring when the send completes (a dropped datagram's buffer goes
+//! back at once); all the sends queued while handling one batch of completions reach the kernel
+//! in the next `io_uring_enter`, which also waits for the next completions. A forwarded datagram
+//! larger than a buffer (possible only when SRTP protection grows one that nearly filled it)
+//! is sent with a plain `sendto`.
+//!
+//! Memory: the buffers are the engine's only per-packet memory, [`NBUF`] x [`BUF_SIZE`] per
+//! worker (about 0.5 MB), all of it touched once the ring has cycled. While the ring is empty
+//! (every buffer held by a datagram being handled or sent) a socket's multishot receive ends
+//! and is armed again, and datagrams wait in the socket's receive queue meanwhile.
 //!
 //! Commands: the worker's mio `Poll` keeps only the control plane's `Waker`, and its epoll fd
 //! is watched by a multishot `POLL_ADD`; when it fires the poll is drained (zero timeout) and
@@ -16,7 +23,8 @@
 //!
 //! Removing a leg cancels its receives by user data; user data carries a generation per
 //! socket slot, so a late completion for a slab index that a new leg took is ignored.
-//! Datagrams larger than a provided buffer (about 2 KB) are dropped as malformed.
+//! Datagrams larger than a provided buffer ([`MAX_DATAGRAM`], 2068 bytes) are dropped and
+//! counted as malformed.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -32,13 +40,20 @@ const TAG_RECV: u64 = 1;
 const TAG_SEND: u64 = 2;
 const TAG_WAKE: u64 = 3;
 const TAG_CANCEL: u64 = 4;
-/// Provided receive buffers (a power of two) and their size (with the recvmsg header).
-const NBUF: usize = 1024;
-const BUF_SIZE: usize = 2048;
-/// Send buffers (each with its destination address) and their size: a received datagram plus
-/// the SRTP tail room fits.
-const NSEND: usize = 1024;
-const SEND_SIZE: usize = BUF_SIZE + 256;
+/// Provided receive buffers (a power of two), each also the send buffer of what is relayed
+/// from it.
+const NBUF: usize = 256;
+/// A buffer's size: the recvmsg header, the source address and a datagram of up to
+/// [`MAX_DATAGRAM`] bytes.
+const BUF_SIZE: usize = 2112;
+/// `struct io_uring_recvmsg_out` ahead of the name in a multishot `recvmsg` buffer.
+const RECVMSG_OUT: usize = 16;
+/// The name room of each receive (`msg_namelen`: an IPv6 address).
+const NAME_LEN: usize = std::mem::size_of::<libc::sockaddr_in6>();
+/// The largest datagram received whole.
+const MAX_DATAGRAM: usize = BUF_SIZE - RECVMSG_OUT - NAME_LEN;
+// Datagrams of 2 KB (RTP video with a large MTU, T.38 bursts) must pass.
+const _: () = assert!(MAX_DATAGRAM >= 2048);
 const GROUP: u16 = 0;
 /// Completions a batched wake-up waits for at most.
 const WAKE_BATCH: usize = 256;
@@ -53,29 +68,12 @@ fn ud_parts(ud: u64) -> (u64, u32, u32) {
     (ud >> 56, ((ud >> 32) & 0xff_ffff) as u32, ud as u32)
 }
 
-/// Send buffers with their destination addresses; a buffer is busy until its send completes.
-struct SendPool {
-    bufs: Vec<u8>,
-    dests: Vec<libc::sockaddr_storage>,
-    free: Vec<u16>,
-}
-
-impl SendPool {
-    fn new() -> SendPool {
-        SendPool {
-            bufs: vec![0u8; NSEND * SEND_SIZE],
-            // SAFETY: sockaddr_storage is plain old data; all zeroes is valid.
-            dests: vec![unsafe { std::mem::zeroed() }; NSEND],
-            free: (0..NSEND as u16).rev().collect(),
-        }
-    }
-}
-
 /// A worker's io_uring state.
 pub(super) struct Uring {
     ring: IoUring,
     bufs: BufRing,
-    send: SendPool,
+    /// Per buffer, the destination of the send that holds it.
+    dests: Vec<libc::sockaddr_storage>,
     /// The msghdr the multishot receives are shaped by (name only); boxed so it never moves.
     msg: Box<libc::msghdr>,
     /// The generation of the receive armed on each socket token (0: none).
@@ -110,11 +108,12 @@ impl Uring {
         };
         // SAFETY: an all-zero msghdr is valid; only the name length matters here.
         let mut msg: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
-        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        msg.msg_namelen = NAME_LEN as libc::socklen_t;
         let mut u = Uring {
             ring,
             bufs,
-            send: SendPool::new(),
+            // SAFETY: sockaddr_storage is plain old data; all zeroes is valid.
+            dests: vec![unsafe { std::mem::zeroed() }; NBUF],
             msg,
             gens: Vec::new(),
             gen: 0,
@@ -356,10 +355,9 @@ impl Worker {
                             tracing::trace!("send failed: {}", io::Error::from_raw_os_error(-res));
                             bump(&c.send_errors, 1);
                         }
-                        if let Some(u) = self.uring.as_mut() {
-                            if (index as usize) < NSEND {
-                                u.send.free.push(index as u16);
-                            }
+                        // The send is done with the receive buffer it went out of.
+                        if let (Some(u), Ok(bid)) = (self.uring.as_mut(), u16::try_from(index)) {
+                            u.bufs.give(bid);
                         }
                     }
                     TAG_WAKE => {
@@ -432,22 +430,26 @@ impl Worker {
                 self.buf[..len].copy_from_slice(&p[..len]);
                 Some((src, len))
             });
-        u.bufs.give(bid);
         let Some((src, len)) = parsed else {
+            u.bufs.give(bid);
             bump(&self.counters.received, 1);
             bump(&self.counters.dropped_malformed, 1);
             return false;
         };
         // A command queued meanwhile applies to this packet (as with epoll).
         if !self.rx.is_empty() && !self.handle_commands() {
+            if let Some(u) = self.uring.as_mut() {
+                u.bufs.give(bid);
+            }
             return false;
         }
-        self.uring_packet(idx, slot, len, src, now, unix);
+        self.uring_packet(idx, slot, len, src, now, unix, bid);
         true
     }
 
-    /// [`Worker::relay`], then the send queued on the ring (or sent at once if the pool is
-    /// out of buffers).
+    /// [`Worker::relay`], then the send queued on the ring from receive buffer `bid` (or sent
+    /// at once if it does not fit there). `bid` goes back to the ring when it is not sent from.
+    #[allow(clippy::too_many_arguments)]
     fn uring_packet(
         &mut self,
         idx: usize,
@@ -456,20 +458,20 @@ impl Worker {
         src: std::net::SocketAddr,
         now: Instant,
         unix: u64,
+        bid: u16,
     ) {
-        let Some(fwd) = self.relay(idx, slot, len, src, now, unix) else {
+        let fwd = self.relay(idx, slot, len, src, now, unix);
+        let Some(u) = self.uring.as_mut() else {
+            return;
+        };
+        let Some((fwd, peer)) = fwd.and_then(|f| Some((f, self.legs.get(f.peer)?))) else {
+            u.bufs.give(bid);
             return;
         };
         let c = &self.counters;
-        let Some(peer) = self.legs.get(fwd.peer) else {
-            return;
-        };
         let sock = peer.send_socket(fwd.rtcp_port);
-        let pooled = match self.uring.as_mut() {
-            Some(u) if fwd.len <= SEND_SIZE => u.send.free.pop().map(|i| (u, i)),
-            _ => None,
-        };
-        let Some((u, i)) = pooled else {
+        if fwd.len > u.bufs.buf_size() {
+            u.bufs.give(bid);
             match sock.send_to(&self.buf[..fwd.len], fwd.dest) {
                 Ok(_) => {
                     bump(&c.relayed, 1);
@@ -481,12 +483,16 @@ impl Worker {
                 }
             }
             return;
-        };
-        let off = usize::from(i) * SEND_SIZE;
-        let out = &mut u.send.bufs[off..off + fwd.len];
+        }
+        // The datagram was copied out of the buffer before relaying: overwrite it from the start.
+        let out = u.bufs.buf_mut(bid, fwd.len);
         out.copy_from_slice(&self.buf[..fwd.len]);
+        let out_ptr = out.as_ptr();
         let dest = socket2::SockAddr::from(fwd.dest);
-        let d = &mut u.send.dests[usize::from(i)];
+        let Some(d) = u.dests.get_mut(usize::from(bid)) else {
+            u.bufs.give(bid);
+            return;
+        };
         // SAFETY: a SockAddr holds at most a sockaddr_storage; copying its bytes into one.
         unsafe {
             std::ptr::copy_nonoverlapping(
@@ -495,15 +501,16 @@ impl Worker {
                 dest.len() as usize,
             )
         };
-        // The buffer and the address stay untouched until this send's completion frees them.
-        let e = opcode::Send::new(types::Fd(sock.as_raw_fd()), out.as_ptr(), fwd.len as u32)
+        // The buffer and the address stay untouched until this send's completion gives the
+        // buffer back to the ring (the kernel cannot receive into it before).
+        let e = opcode::Send::new(types::Fd(sock.as_raw_fd()), out_ptr, fwd.len as u32)
             .dest_addr(d as *const libc::sockaddr_storage as *const libc::sockaddr)
             .dest_addr_len(dest.len())
             .build()
-            .user_data(ud(TAG_SEND, 0, u32::from(i)));
+            .user_data(ud(TAG_SEND, 0, u32::from(bid)));
         if let Err(e) = u.push(&e) {
             tracing::trace!("cannot queue a send: {e}");
-            u.send.free.push(i);
+            u.bufs.give(bid);
             bump(&c.send_errors, 1);
         }
     }

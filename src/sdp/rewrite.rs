@@ -608,8 +608,9 @@ pub struct OriginTracker {
     username: Option<String>,
     session_name: Option<String>,
     version: Option<u64>,
-    /// The last input and output SDP without their `o=` lines.
-    last_output: Option<String>,
+    /// A digest of the last input and output SDP without their `o=` lines (the texts
+    /// themselves would cost every party a kilobyte or so for the call's life).
+    last_output: Option<u64>,
 }
 
 impl OriginTracker {
@@ -663,20 +664,22 @@ impl OriginTracker {
         // What counts as "changed": the SDP the party sent us or the one we send, each without
         // its origin line. A new version number alone is not a change; a new port or attribute
         // on either side is (rtpengine bumps for a changed input port even when ours stays).
-        fn without_origin(text: &str) -> String {
-            text.split("\r\n")
-                .filter(|l| !l.starts_with("o="))
-                .collect::<Vec<_>>()
-                .join("\n")
+        fn digest_without_origin(h: &mut impl std::hash::Hasher, text: &str) {
+            for l in text.split("\r\n").filter(|l| !l.starts_with("o=")) {
+                h.write(l.as_bytes());
+                h.write_u8(b'\n');
+            }
+            h.write_u8(0);
         }
         rw.sdp_version = Some(version);
         let mut out = rewrite(input, &rw)?;
-        let key = format!(
-            "{}\0{}",
-            without_origin(&input.to_string()),
-            without_origin(&out)
-        );
-        if self.last_output.as_ref().is_some_and(|last| *last != key) {
+        // SipHash with fixed keys: a 64-bit digest, so two different SDPs pass for the same
+        // (and keep the version) with a chance of 2^-64.
+        let mut h = std::hash::DefaultHasher::new();
+        digest_without_origin(&mut h, &input.to_string());
+        digest_without_origin(&mut h, &out);
+        let key = std::hash::Hasher::finish(&h);
+        if self.last_output.is_some_and(|last| last != key) {
             version = version.wrapping_add(1);
             self.version = Some(version);
             rw.sdp_version = Some(version);
