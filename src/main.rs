@@ -144,7 +144,8 @@ fn main() -> ExitCode {
         cfg.port_min,
         cfg.port_max,
         Some(cert.clone()),
-        std::time::Duration::from_micros(u64::from(cfg.wakeup_batch_us)),
+        cfg.wakeup_batch_us
+            .map(|us| std::time::Duration::from_micros(u64::from(us))),
         cfg.io_engine,
     ) {
         Ok(m) => m,

@@ -63,10 +63,10 @@ pub enum EndpointLearning {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IoEngine {
     /// mio readiness (epoll), one `recvfrom` and one `sendto` per packet.
-    #[default]
     Epoll,
     /// io_uring: multishot receives and batched sends (falls back to epoll where the
-    /// kernel refuses io_uring).
+    /// kernel refuses io_uring). The default.
+    #[default]
     Uring,
 }
 
@@ -105,9 +105,10 @@ pub struct Config {
     /// `--wakeup-batch-us`: after a wake-up that handled packets, a media worker waits this
     /// many microseconds before it polls again, so that each wake-up handles a batch (fewer
     /// wake-ups per packet, at most this much added latency). Only a wake-up that found more
-    /// than one socket ready counts as busy. Default 0 (off): on a quiet machine it saved no CPU
-    /// with epoll and raised p99 latency (see README, Performance).
-    pub wakeup_batch_us: u32,
+    /// than one socket ready counts as busy. Unset: 200 with io_uring (the kernel's minimum
+    /// wait), 0 (off) with epoll, where a sleep did not save CPU and raised p99 latency (see
+    /// README, Performance).
+    pub wakeup_batch_us: Option<u32>,
     /// `--warm-ports`: port pairs per media worker (and local address) whose sockets stay
     /// open after their call ends, taken first by the next calls. 0 closes every port at
     /// delete, as rtpengine does.
@@ -168,11 +169,11 @@ impl Default for Config {
             endpoint_learning: EndpointLearning::Delayed,
             pidfile: None,
             num_threads: 0,
-            wakeup_batch_us: 0,
+            wakeup_batch_us: None,
             warm_ports: crate::media::WARM_PAIRS as u32,
             dtls_cert_rsa: false,
             dtls_rsa_bits: 2048,
-            io_engine: IoEngine::Epoll,
+            io_engine: IoEngine::Uring,
             recording_dir: None,
             recording_method: None,
             recording_format: None,
@@ -554,10 +555,12 @@ fn build(
                     .ok_or_else(|| invalid(spec, &n.to_string(), "1024 to 8192 bits"))?;
             }
             ("wakeup-batch-us", Value::Int(n)) => {
-                cfg.wakeup_batch_us = u32::try_from(*n)
-                    .ok()
-                    .filter(|n| *n <= 10_000)
-                    .ok_or_else(|| invalid(spec, &n.to_string(), "0 to 10000 microseconds"))?;
+                cfg.wakeup_batch_us = Some(
+                    u32::try_from(*n)
+                        .ok()
+                        .filter(|n| *n <= 10_000)
+                        .ok_or_else(|| invalid(spec, &n.to_string(), "0 to 10000 microseconds"))?,
+                );
             }
             ("warm-ports", Value::Int(n)) => {
                 cfg.warm_ports = u32::try_from(*n)
@@ -817,6 +820,7 @@ mod tests {
                 c.endpoint_learning == EndpointLearning::Heuristic
             }),
             (&["--io-engine=uring"], |c| c.io_engine == IoEngine::Uring),
+            (&[], |c| c.io_engine == IoEngine::Uring),
             (&["--io-engine", "epoll"], |c| {
                 c.io_engine == IoEngine::Epoll
             }),
@@ -827,8 +831,11 @@ mod tests {
                 c.pidfile == Some(PathBuf::from("/run/y.pid"))
             }),
             (&["--num-threads=4"], |c| c.num_threads == 4),
-            (&["--wakeup-batch-us=150"], |c| c.wakeup_batch_us == 150),
-            (&[], |c| c.wakeup_batch_us == 0 && !c.dtls_cert_rsa),
+            (&["--wakeup-batch-us=150"], |c| {
+                c.wakeup_batch_us == Some(150)
+            }),
+            (&["--wakeup-batch-us=0"], |c| c.wakeup_batch_us == Some(0)),
+            (&[], |c| c.wakeup_batch_us.is_none() && !c.dtls_cert_rsa),
             (&["--warm-ports=0"], |c| c.warm_ports == 0),
             (&[], |c| c.warm_ports == 256),
             (

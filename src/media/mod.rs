@@ -134,7 +134,7 @@ impl MediaPlane {
         port_min: u16,
         port_max: u16,
         cert: Option<crate::dtls::dtls::DtlsCert>,
-        wakeup_batch: std::time::Duration,
+        wakeup_batch: Option<std::time::Duration>,
         engine: crate::config::IoEngine,
     ) -> io::Result<MediaPlane> {
         let n = if threads == 0 {

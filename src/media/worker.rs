@@ -41,6 +41,11 @@ mod uring;
 pub type LegId = u64;
 
 const WAKER: Token = Token(usize::MAX);
+/// `--wakeup-batch-us` unset: io_uring waits for more completions this long after a busy
+/// round (the kernel's minimum wait: no sleep, and it ends early at 256 completions)...
+pub const URING_WAKEUP_BATCH: std::time::Duration = std::time::Duration::from_micros(200);
+/// ...and epoll does not batch (a sleep raised p99 latency and saved no CPU there).
+pub const EPOLL_WAKEUP_BATCH: std::time::Duration = std::time::Duration::ZERO;
 const RECV_BUF: usize = 65536;
 /// Bytes kept free after a received packet for the SRTP/SRTCP tag, MKI and SRTCP index.
 const SRTP_TAIL: usize = 256;
@@ -281,7 +286,7 @@ pub struct Worker {
     /// moves; the leg's own `timer` says which one counts.
     timers: BinaryHeap<Reverse<(Instant, usize, LegId)>>,
     /// Pause after a wake-up that handled packets (`--wakeup-batch-us`).
-    wakeup_batch: std::time::Duration,
+    wakeup_batch: Option<std::time::Duration>,
     /// `--io-engine`: what [`Worker::run`] tries first.
     engine: IoEngine,
     /// Set while the io_uring loop runs: media sockets are armed there, not registered with
@@ -325,7 +330,7 @@ impl Worker {
                 buf: vec![0u8; RECV_BUF],
                 cert,
                 timers: BinaryHeap::new(),
-                wakeup_batch: std::time::Duration::ZERO,
+                wakeup_batch: None,
                 engine: IoEngine::Epoll,
                 uring: None,
             },
@@ -344,12 +349,14 @@ impl Worker {
                 Err(e) => tracing::warn!("io_uring unavailable ({e}): media worker uses epoll"),
             }
         }
+        tracing::info!("media worker uses epoll");
         let mut events = Events::with_capacity(1024);
         let mut busy = false;
         loop {
-            if busy && !self.wakeup_batch.is_zero() {
+            let batch = self.wakeup_batch.unwrap_or(EPOLL_WAKEUP_BATCH);
+            if busy && !batch.is_zero() {
                 // Batched wake-ups: let packets gather so the next round handles many.
-                std::thread::sleep(self.wakeup_batch);
+                std::thread::sleep(batch);
             }
             let timeout = self
                 .timers
@@ -576,7 +583,8 @@ impl Worker {
     }
 
     /// See `--wakeup-batch-us`.
-    pub fn set_wakeup_batch(&mut self, d: std::time::Duration) {
+    /// None: the engine's default ([`URING_WAKEUP_BATCH`], [`EPOLL_WAKEUP_BATCH`]).
+    pub fn set_wakeup_batch(&mut self, d: Option<std::time::Duration>) {
         self.wakeup_batch = d;
     }
 

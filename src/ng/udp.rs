@@ -400,8 +400,8 @@ mod tests {
             cfg.port_min,
             cfg.port_max,
             None,
-            std::time::Duration::ZERO,
-            crate::config::IoEngine::Epoll,
+            None,
+            crate::config::IoEngine::default(),
         )
         .expect("workers");
         let mut registry = Registry::new(Arc::new(cfg), media);

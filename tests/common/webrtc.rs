@@ -254,6 +254,7 @@ pub fn plain_sdp(port: u16) -> String {
     sdp("127.0.0.1", port, "")
 }
 
+#[derive(Clone)]
 pub struct Case {
     pub ice: bool,
     /// rtpbridge answers the browser: DTLS option on the answer.
