@@ -170,7 +170,8 @@ struct Leg {
     /// The slot pair media to this party leaves from (0: the leg's own sockets; 1 + k:
     /// extra address k), as the ICE-selected pair says.
     send_pair: usize,
-    cfg: LegConfig,
+    /// Boxed: most of it is read only at configuration; a leg stays small in the slab.
+    cfg: Box<LegConfig>,
     /// The peer leg's slab index and id (the id guards against a reused index: a peer
     /// removed since is seen as gone, never as whichever leg took its slot).
     peer: Option<(usize, LegId)>,
@@ -220,7 +221,7 @@ impl Leg {
             rtcp,
             extra: Vec::new(),
             send_pair: 0,
-            cfg: LegConfig::default(),
+            cfg: Box::default(),
             peer: None,
             rtp_latch: Latch::default(),
             rtcp_latch: Latch::default(),
@@ -724,7 +725,7 @@ impl Worker {
                             target,
                         );
                     }
-                    leg.cfg = *cfg;
+                    leg.cfg = cfg;
                     publish_learned(leg);
                     self.link(idx);
                     self.flush_web(idx);
