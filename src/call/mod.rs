@@ -206,7 +206,7 @@ impl Registry {
             }
         }
         let r = match &req.command {
-            Command::Ping => Ok(OwnedValue::dict().with("result", OwnedValue::str("pong"))),
+            Command::Ping => Ok(OwnedValue::dict().with("result", OwnedValue::lit("pong"))),
             Command::Offer => self.offer(req, now),
             Command::Answer => self.answer(req, now),
             Command::Delete => self.delete(req, now),
@@ -420,7 +420,7 @@ impl Registry {
         tracing::info!(target: REQUEST_LOG, call_id, from_tag, "offer processed");
         let mut reply = OwnedValue::dict().with("sdp", OwnedValue::str(&out));
         self.rec_after_sdp(req, "offer", a, &out, &mut reply);
-        reply.push("result", OwnedValue::str("ok"));
+        reply.push("result", OwnedValue::lit("ok"));
         Ok(reply)
     }
 
@@ -541,7 +541,7 @@ impl Registry {
             reply.push("warning", OwnedValue::str(&warnings.join("; ")));
         }
         self.rec_after_sdp(req, "answer", b, &out, &mut reply);
-        reply.push("result", OwnedValue::str("ok"));
+        reply.push("result", OwnedValue::lit("ok"));
         Ok(reply)
     }
 
@@ -552,10 +552,10 @@ impl Registry {
                 return Err(CallError::UnknownCall);
             }
             return Ok(OwnedValue::dict()
-                .with("result", OwnedValue::str("ok"))
+                .with("result", OwnedValue::lit("ok"))
                 .with(
                     "warning",
-                    OwnedValue::str("Call-ID not found or tags didn't match"),
+                    OwnedValue::lit("Call-ID not found or tags didn't match"),
                 ));
         };
         let delay = req.delete_delay.unwrap_or(self.cfg.delete_delay);
@@ -644,7 +644,7 @@ impl Registry {
             Some(s) => s,
             None => OwnedValue::dict(),
         };
-        reply.push("result", OwnedValue::str("ok"));
+        reply.push("result", OwnedValue::lit("ok"));
         Ok(reply)
     }
 
@@ -652,7 +652,7 @@ impl Registry {
         let call_id = req.call_id.as_deref().ok_or(CallError::NoCallId)?;
         let call = self.calls.get(call_id).ok_or(CallError::UnknownCall)?;
         let mut reply = query::call_stats(call);
-        reply.push("result", OwnedValue::str("ok"));
+        reply.push("result", OwnedValue::lit("ok"));
         Ok(reply)
     }
 
@@ -666,7 +666,7 @@ impl Registry {
             .collect();
         OwnedValue::dict()
             .with("calls", OwnedValue::List(list))
-            .with("result", OwnedValue::str("ok"))
+            .with("result", OwnedValue::lit("ok"))
     }
 
     fn statistics(&self) -> OwnedValue {
@@ -795,7 +795,7 @@ fn untouched(sdp: &str) -> OwnedValue {
     );
     OwnedValue::dict()
         .with("sdp", OwnedValue::str(sdp))
-        .with("result", OwnedValue::str("ok"))
+        .with("result", OwnedValue::lit("ok"))
 }
 
 /// The party's media as its SDP describes it; with `SIP-source-address`, the address the SIP

@@ -16,14 +16,14 @@ fn int(v: u64) -> OwnedValue {
 
 /// A formatted value, without copying the text once more.
 fn text(v: impl ToString) -> OwnedValue {
-    OwnedValue::Bytes(v.to_string().into_bytes())
+    OwnedValue::bytes(v.to_string())
 }
 
 fn endpoint(a: SocketAddr) -> OwnedValue {
     OwnedValue::dict_with_capacity(3)
         .with(
             "family",
-            OwnedValue::str(if a.is_ipv4() { "IPv4" } else { "IPv6" }),
+            OwnedValue::lit(if a.is_ipv4() { "IPv4" } else { "IPv6" }),
         )
         .with("address", text(a.ip()))
         .with("port", int(a.port() as u64))
@@ -64,7 +64,7 @@ fn stream(side: &MediaSide, rtcp: bool, totals: &mut [u64; 6]) -> Option<OwnedVa
         .with("local address", text(leg.address))
         .with(
             "family",
-            OwnedValue::str(if leg.address.is_ipv4() {
+            OwnedValue::lit(if leg.address.is_ipv4() {
                 "IPv4"
             } else {
                 "IPv6"
@@ -77,12 +77,12 @@ fn stream(side: &MediaSide, rtcp: bool, totals: &mut [u64; 6]) -> Option<OwnedVa
         d.push("advertised endpoint", endpoint(e));
     }
     d.push("last packet", int(snap.last_packet));
-    let mut flags = vec![OwnedValue::str(if rtcp { "RTCP" } else { "RTP" })];
+    let mut flags = vec![OwnedValue::lit(if rtcp { "RTCP" } else { "RTP" })];
     if current.is_some() {
-        flags.push(OwnedValue::str("filled"));
+        flags.push(OwnedValue::lit("filled"));
     }
     if !rtcp && leg.stats.confirmed.load(Relaxed) {
-        flags.push(OwnedValue::str("confirmed"));
+        flags.push(OwnedValue::lit("confirmed"));
     }
     d.push("flags", OwnedValue::List(flags));
     if !rtcp && leg.stats.has_ssrc.load(Relaxed) {
@@ -120,16 +120,16 @@ pub fn call_stats(call: &Call) -> OwnedValue {
                 md.push("codec", OwnedValue::str(c));
             }
             md.push("streams", OwnedValue::List(streams));
-            let mut flags = vec![OwnedValue::str("initialized")];
+            let mut flags = vec![OwnedValue::lit("initialized")];
             let dir = side.desc.direction.as_deref().unwrap_or("sendrecv");
             if dir == "sendrecv" || dir == "sendonly" {
-                flags.push(OwnedValue::str("send"));
+                flags.push(OwnedValue::lit("send"));
             }
             if dir == "sendrecv" || dir == "recvonly" {
-                flags.push(OwnedValue::str("recv"));
+                flags.push(OwnedValue::lit("recv"));
             }
             if side.rtcp_mux {
-                flags.push(OwnedValue::str("RTCP-mux"));
+                flags.push(OwnedValue::lit("RTCP-mux"));
             }
             md.push("flags", OwnedValue::List(flags));
             medias.push(md);
@@ -143,7 +143,7 @@ pub fn call_stats(call: &Call) -> OwnedValue {
         if let Some(p) = peer_tag {
             let sub = OwnedValue::List(vec![OwnedValue::dict()
                 .with("tag", OwnedValue::str(&p))
-                .with("type", OwnedValue::str("offer/answer"))]);
+                .with("type", OwnedValue::lit("offer/answer"))]);
             td.push("subscriptions", sub.clone());
             td.push("subscribers", sub);
         }
@@ -241,5 +241,5 @@ pub fn statistics(reg: &Registry, uptime: Duration) -> OwnedValue {
                 .with("controlstatistics", control)
                 .with("mediastatistics", drops),
         )
-        .with("result", OwnedValue::str("ok"))
+        .with("result", OwnedValue::lit("ok"))
 }

@@ -207,7 +207,7 @@ impl Registry {
             }
             _ => self.rec_stop(call_id),
         }
-        Ok(OwnedValue::dict().with("result", OwnedValue::str("ok")))
+        Ok(OwnedValue::dict().with("result", OwnedValue::lit("ok")))
     }
 
     /// A `delete` for the whole call: its end time for the metadata, even if `delete-delay`

@@ -220,7 +220,7 @@ impl<'a> Value<'a> {
     pub fn to_owned_value(&self) -> OwnedValue {
         match self {
             Value::Int(i) => OwnedValue::Int(*i),
-            Value::Bytes(b) => OwnedValue::Bytes(b.to_vec()),
+            Value::Bytes(b) => OwnedValue::Bytes(Cow::Owned(b.to_vec())),
             Value::List(items) => {
                 OwnedValue::List(items.iter().map(Value::to_owned_value).collect())
             }
@@ -242,7 +242,8 @@ impl<'a> Value<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OwnedValue {
     Int(i64),
-    Bytes(Vec<u8>),
+    /// Literal strings (`OwnedValue::lit`) are borrowed: replies are full of them.
+    Bytes(Cow<'static, [u8]>),
     List(Vec<OwnedValue>),
     /// Entries are encoded in insertion order (rtpengine does not sort reply keys either).
     /// Keys are mostly literals: borrowing them saves an allocation per key.
@@ -250,13 +251,18 @@ pub enum OwnedValue {
 }
 
 impl OwnedValue {
-    /// A string value: `OwnedValue::str("ok")`.
+    /// A string value: `OwnedValue::lit("ok")`.
     pub fn str(s: &str) -> Self {
-        OwnedValue::Bytes(s.as_bytes().to_vec())
+        OwnedValue::Bytes(Cow::Owned(s.as_bytes().to_vec()))
+    }
+
+    /// A string value that is a literal: no copy, no allocation.
+    pub const fn lit(s: &'static str) -> Self {
+        OwnedValue::Bytes(Cow::Borrowed(s.as_bytes()))
     }
 
     pub fn bytes(b: impl Into<Vec<u8>>) -> Self {
-        OwnedValue::Bytes(b.into())
+        OwnedValue::Bytes(Cow::Owned(b.into()))
     }
 
     pub fn int(i: i64) -> Self {
@@ -328,7 +334,7 @@ impl OwnedValue {
 
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
-            OwnedValue::Bytes(b) => Some(b),
+            OwnedValue::Bytes(b) => Some(b.as_ref()),
             _ => None,
         }
     }
@@ -398,25 +404,25 @@ impl From<&str> for OwnedValue {
 
 impl From<String> for OwnedValue {
     fn from(s: String) -> Self {
-        OwnedValue::Bytes(s.into_bytes())
+        OwnedValue::Bytes(Cow::Owned(s.into_bytes()))
     }
 }
 
 impl From<Cow<'_, str>> for OwnedValue {
     fn from(s: Cow<'_, str>) -> Self {
-        OwnedValue::Bytes(s.into_owned().into_bytes())
+        OwnedValue::Bytes(Cow::Owned(s.into_owned().into_bytes()))
     }
 }
 
 impl From<&[u8]> for OwnedValue {
     fn from(b: &[u8]) -> Self {
-        OwnedValue::Bytes(b.to_vec())
+        OwnedValue::Bytes(Cow::Owned(b.to_vec()))
     }
 }
 
 impl From<Vec<u8>> for OwnedValue {
     fn from(b: Vec<u8>) -> Self {
-        OwnedValue::Bytes(b)
+        OwnedValue::Bytes(Cow::Owned(b))
     }
 }
 
@@ -917,7 +923,7 @@ mod tests {
                 (
                     "a".into(),
                     OwnedValue::List(vec![
-                        OwnedValue::str("x"),
+                        OwnedValue::lit("x"),
                         OwnedValue::Dict(vec![("k".into(), OwnedValue::Int(0))])
                     ])
                 ),
@@ -952,7 +958,7 @@ mod tests {
             assert_eq!(v.to_bytes(), want);
             assert_eq!(v.encoded_len(), want.len());
         }
-        let long = OwnedValue::Bytes(vec![b'x'; 1234]);
+        let long = OwnedValue::bytes(vec![b'x'; 1234]);
         let enc = long.to_bytes();
         assert!(enc.starts_with(b"1234:x"));
         assert_eq!(long.encoded_len(), enc.len());
@@ -965,7 +971,7 @@ mod tests {
         use serde_bencode::value::Value as S;
         match v {
             OwnedValue::Int(i) => S::Int(*i),
-            OwnedValue::Bytes(b) => S::Bytes(b.clone()),
+            OwnedValue::Bytes(b) => S::Bytes(b.to_vec()),
             OwnedValue::List(l) => S::List(l.iter().map(to_oracle).collect()),
             OwnedValue::Dict(d) => S::Dict(
                 d.iter()
@@ -978,7 +984,7 @@ mod tests {
     fn owned_strategy() -> impl Strategy<Value = OwnedValue> {
         let leaf = prop_oneof![
             any::<i64>().prop_map(OwnedValue::Int),
-            proptest::collection::vec(any::<u8>(), 0..24).prop_map(OwnedValue::Bytes),
+            proptest::collection::vec(any::<u8>(), 0..24).prop_map(OwnedValue::bytes),
         ];
         leaf.prop_recursive(5, 64, 6, |inner| {
             prop_oneof![
@@ -996,7 +1002,7 @@ mod tests {
     fn arbitrary_order_strategy() -> impl Strategy<Value = OwnedValue> {
         let leaf = prop_oneof![
             any::<i64>().prop_map(OwnedValue::Int),
-            proptest::collection::vec(any::<u8>(), 0..16).prop_map(OwnedValue::Bytes),
+            proptest::collection::vec(any::<u8>(), 0..16).prop_map(OwnedValue::bytes),
         ];
         leaf.prop_recursive(5, 64, 6, |inner| {
             prop_oneof![

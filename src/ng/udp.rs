@@ -298,7 +298,7 @@ impl UdpControl {
 
 /// Builds the `{"result":"pong"}` reply; used by health checks.
 pub fn pong() -> OwnedValue {
-    OwnedValue::dict().with("result", OwnedValue::str("pong"))
+    OwnedValue::dict().with("result", OwnedValue::lit("pong"))
 }
 
 /// Installs SIGTERM/SIGINT handlers that set the returned flag.
