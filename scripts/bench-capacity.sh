@@ -1,12 +1,12 @@
 #!/bin/sh
 # Capacity search (largest call count with <= 0.1% loss and p99 <= 20 ms, 50 pps per stream) for
-# rtpbridge (default: io_uring with 200 us wake-up batching; --io-engine=epoll) and Debian
+# rtpbridge (default: io_uring; --io-engine=epoll) and Debian
 # rtpengine 10.5, one media
 # thread each on core 1 at SCHED_FIFO 20, the bench on core 0. Needs root and release builds.
 B=${CARGO_TARGET_DIR:-target}/release
 
 start() { taskset -c 1 "$@" > /dev/null 2>&1 & p=$!; sleep 0.3; chrt -a -f -p 20 $p >/dev/null; echo $p; }
-cap() { name=$1; port=$2; pid=$3; echo "# capacity: $name"; $B/rtpbridge-bench capacity --ng 127.0.0.1:$port --pid $pid --start 500 --max-calls 3000 --duration 5 --pin 0 --rt 20 2>&1 | grep -E "^(#|capacity|RESULT|result|  )|calls" | tail -12; }
+cap() { name=$1; port=$2; pid=$3; echo "# capacity: $name"; $B/rtpbridge-bench capacity --ng 127.0.0.1:$port --pid $pid --start 500 --max-calls 3000 --duration 5 --pin 0 --rt 20 2>&1 | grep -E "^(#|capacity|RESULT|result|  )|calls|rror" | tail -12; }
 P=$(start $B/rtpbridge --config-file=none -f -E -L 3 -i 127.0.0.1 -n 127.0.0.1:22402 -m 5000 -M 17999 --num-threads=1)
 cap rtpbridge 22402 $P; kill $P; sleep 1
 P=$(start $B/rtpbridge --config-file=none -f -E -L 3 -i 127.0.0.1 -n 127.0.0.1:22401 -m 5000 -M 17999 --num-threads=1 --io-engine=epoll)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Compares rtpbridge (default: io_uring with batched wake-ups; io_uring without batching;
+# Compares rtpbridge (default: io_uring; io_uring with --wakeup-batch-us=200;
 # --io-engine=epoll), Debian's rtpengine (user space,
 # --table=-1) and the two no-logic floor relays (epoll, io_uring) under the same load: each
 # server with one media thread pinned to SERVER_CPU and SCHED_FIFO 20, the bench pinned to
@@ -35,8 +35,8 @@ RB=$(start rtpbridge "$T/rtpbridge" --config-file=none -f -E -L 3 -i 127.0.0.1 \
     -n 127.0.0.1:22302 -m 9500 -M 13999 --num-threads=1)
 RE0=$(start rtpbridge-epoll "$T/rtpbridge" --config-file=none -f -E -L 3 -i 127.0.0.1 \
     -n 127.0.0.1:22301 -m 5000 -M 9499 --num-threads=1 --io-engine=epoll)
-RU0=$(start rtpbridge-uring-nobatch "$T/rtpbridge" --config-file=none -f -E -L 3 -i 127.0.0.1 \
-    -n 127.0.0.1:22306 -m 14000 -M 18499 --num-threads=1 --wakeup-batch-us=0)
+RU0=$(start rtpbridge-uring-batch200 "$T/rtpbridge" --config-file=none -f -E -L 3 -i 127.0.0.1 \
+    -n 127.0.0.1:22306 -m 14000 -M 18499 --num-threads=1 --wakeup-batch-us=200)
 RE=$(start rtpengine "$RTPENGINE" --config-file=none --foreground --log-stderr -L 3 --table=-1 \
     --interface=127.0.0.1 --listen-ng=127.0.0.1:22303 --port-min=18500 --port-max=22999 \
     --num-threads=1)
@@ -48,7 +48,7 @@ sleep 1
 "$T/rtpbridge-bench" run --calls "$CALLS" --rounds "$ROUNDS" --duration "$DURATION" \
     --pin "$BENCH_CPU" --rt 20 \
     --targets rtpbridge=127.0.0.1:22302,pid=$RB rtpbridge-epoll=127.0.0.1:22301,pid=$RE0 \
-    rtpbridge-uring-nobatch=127.0.0.1:22306,pid=$RU0 \
+    rtpbridge-uring-batch200=127.0.0.1:22306,pid=$RU0 \
     rtpengine=127.0.0.1:22303,pid=$RE floor-epoll=127.0.0.1:22304,pid=$FE \
     floor-uring=127.0.0.1:22305,pid=$FU
 for t in rtpbridge=22302,$RB rtpengine=22303,$RE floor-epoll=22304,$FE; do

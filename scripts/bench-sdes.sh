@@ -1,7 +1,6 @@
 #!/bin/sh
-# 1000 calls plain and with --sdes (one SRTP leg per call) against rtpbridge (default: io_uring
-# with 200 us wake-up batching; --io-engine=epoll) and Debian rtpengine 10.5, as in
-# bench-compare.sh. Needs root.
+# 1000 calls plain and with --sdes (one SRTP leg per call) against rtpbridge (default: io_uring;
+# --io-engine=epoll) and Debian rtpengine 10.5, as in bench-compare.sh. Needs root.
 B=${CARGO_TARGET_DIR:-target}/release
 start() { taskset -c 1 "$@" > /dev/null 2>&1 & p=$!; sleep 0.3; chrt -a -f -p 20 $p >/dev/null; echo $p; }
 P1=$(start $B/rtpbridge --config-file=none -f -E -L 3 -i 127.0.0.1 -n 127.0.0.1:22501 -m 5000 -M 9499 --num-threads=1)

@@ -105,9 +105,9 @@ pub struct Config {
     /// `--wakeup-batch-us`: after a wake-up that handled packets, a media worker waits this
     /// many microseconds before it polls again, so that each wake-up handles a batch (fewer
     /// wake-ups per packet, at most this much added latency). Only a wake-up that found more
-    /// than one socket ready counts as busy. Unset: 200 with io_uring (the kernel's minimum
-    /// wait), 0 (off) with epoll, where a sleep did not save CPU and raised p99 latency (see
-    /// README, Performance).
+    /// than one socket ready counts as busy (io_uring: the kernel's minimum wait; epoll: a
+    /// sleep). Unset: off for both engines; neither saved CPU in the measurements, and both
+    /// raised latency (see README, Performance).
     pub wakeup_batch_us: Option<u32>,
     /// `--warm-ports`: port pairs per media worker (and local address) whose sockets stay
     /// open after their call ends, taken first by the next calls. 0 closes every port at
