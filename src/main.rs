@@ -139,6 +139,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    match rtpbridge::media::ports::raise_fd_limit() {
+        Ok(n) => tracing::debug!("open-file limit: {n}"),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
     let mut media = match MediaPlane::start(
         cfg.num_threads,
         cfg.port_min,

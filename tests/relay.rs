@@ -107,8 +107,9 @@ fn without_warm_ports_delete_closes_the_ports() {
 
 #[test]
 fn the_next_call_takes_over_a_deleted_calls_ports() {
-    // One worker: each worker keeps its own ports, and calls go to workers in turn.
-    let srv = Server::start(&["--num-threads=1"]);
+    // One worker: each worker keeps its own ports, and calls go to workers in turn. Four kept
+    // pairs: one is handed out again once more than one was kept after it.
+    let srv = Server::start(&["--num-threads=1", "--warm-ports=4"]);
     let c = srv.client();
     let first = setup(&c, "warm-1", "", "", &[]);
     relay_check(
@@ -132,11 +133,14 @@ fn the_next_call_takes_over_a_deleted_calls_ports() {
     let idle = await_media_stat(&c, "idleport", 1);
     assert_eq!(idle, 1);
     let second = setup(&c, "warm-2", "", "", &[]);
-    let mut old = [first.to_a_side, first.to_b_side];
-    let mut new = [second.to_a_side, second.to_b_side];
-    old.sort();
-    new.sort();
-    assert_eq!(new, old, "the kept ports are handed out first");
+    let old = [first.to_a_side, first.to_b_side];
+    let new = [second.to_a_side, second.to_b_side];
+    let reused: Vec<u16> = new.iter().copied().filter(|p| old.contains(p)).collect();
+    assert_eq!(
+        reused.len(),
+        1,
+        "one kept pair handed out again: {old:?} {new:?}"
+    );
     // The new call relays both ways on them and learned nothing from the old call.
     relay_check(
         &second.a,

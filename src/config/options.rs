@@ -298,7 +298,7 @@ const IMPLEMENTED_HELP: &[(&str, &str, &str)] = &[
     (
         "warm-ports",
         "INT",
-        "rtpbridge only: port pairs per media worker kept open after their call ends, for the next calls (default 256; 0 = close at delete)",
+        "rtpbridge only: port pairs per media worker kept open after their call ends, reused once a quarter as many were kept after them (default 256; 0 = close at delete)",
     ),
     (
         "wakeup-batch-us",

@@ -110,7 +110,10 @@ pub struct LegHandle {
 }
 
 /// Port pairs per worker and local address whose sockets stay open after their call ends,
-/// for the next calls, by default (`--warm-ports`): binding, registering and closing a socket is most of what setting up
+/// for the next calls, by default (`--warm-ports`). A kept pair is handed out again only once
+/// a quarter of that many pairs were kept after it (with few calls ending, ports come from the
+/// range in turn as before, so a port is not reused while its old parties may still send to
+/// it). Binding, registering and closing a socket is most of what setting up
 /// and tearing down a call costs the control plane and the worker. Packets reaching such a
 /// port between calls are dropped (and counted), as a closed port would.
 pub const WARM_PAIRS: usize = 256;
@@ -254,7 +257,7 @@ impl MediaPlane {
             .pools
             .entry(address)
             .or_insert_with(|| PortPool::new(min, max));
-        if let Some((port, old)) = pool.take_warm(worker) {
+        if let Some((port, old)) = pool.take_warm(worker, self.warm_pairs / 4) {
             return Ok((port, LegSockets::Parked(old)));
         }
         let err = match pool.allocate(address, true) {

@@ -111,9 +111,15 @@ impl PortPool {
         self.warm.get(worker).map_or(0, VecDeque::len)
     }
 
-    /// Takes the pair parked longest ago at `worker`: (port, the parked leg's id).
-    pub fn take_warm(&mut self, worker: usize) -> Option<(u16, u64)> {
-        let (port, id) = self.warm.get_mut(worker)?.pop_front()?;
+    /// Takes the pair parked longest ago at `worker`, if more than `distance` pairs were
+    /// parked there after it: (port, the parked leg's id). The distance keeps a port from
+    /// serving the next call while its last call's parties may still be sending to it.
+    pub fn take_warm(&mut self, worker: usize, distance: usize) -> Option<(u16, u64)> {
+        let q = self.warm.get_mut(worker)?;
+        if q.len() <= distance {
+            return None;
+        }
+        let (port, id) = q.pop_front()?;
         self.in_use.insert(port);
         Some((port, id))
     }
@@ -254,6 +260,32 @@ fn bind_pair(
     Ok((rtp, rtcp))
 }
 
+/// Raises the process's open-file limit to its hard limit (every call holds four or more
+/// sockets, and ports kept open between calls hold theirs; a default soft limit of 1024 would
+/// stop a server at about 250 calls). Returns the (soft) limit now in force.
+pub fn raise_fd_limit() -> io::Result<libc::rlim_t> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let want = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        lim.rlim_cur = lim.rlim_max;
+    }
+    Ok(lim.rlim_cur)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,6 +345,21 @@ mod tests {
                 send: false
             }
         );
+    }
+
+    #[test]
+    fn the_fd_limit_is_raised_to_the_hard_limit() {
+        let now = raise_fd_limit().expect("getrlimit");
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        assert_eq!(
+            lim.rlim_cur, lim.rlim_max,
+            "soft limit raised to the hard one"
+        );
+        assert_eq!(now, lim.rlim_cur);
     }
 
     #[test]
