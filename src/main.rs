@@ -131,14 +131,8 @@ fn main() -> ExitCode {
         }
     };
     // One certificate for the daemon's life, as rtpengine does: its fingerprint goes into every
-    // SDP that offers or answers DTLS-SRTP.
-    let cert = match rtpbridge::dtls::dtls::DtlsCert::generate(cfg.dtls_cert_kind()) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("cannot create the DTLS certificate: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    // SDP that offers or answers DTLS-SRTP. Made on the first DTLS call.
+    let cert = rtpbridge::dtls::dtls::LazyCert::new(cfg.dtls_cert_kind());
     match rtpbridge::media::ports::raise_fd_limit() {
         Ok(n) => tracing::debug!("open-file limit: {n}"),
         Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),

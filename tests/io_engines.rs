@@ -249,6 +249,10 @@ mod webrtc {
             let flag = format!("--io-engine={engine}");
             let server = run_with(case.clone(), &[flag.as_str()]);
             crate::check_engine(&server, engine);
+            assert!(
+                server.log_contains("DTLS certificate made"),
+                "made on first use"
+            );
         }
     }
 

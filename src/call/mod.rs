@@ -84,7 +84,7 @@ pub struct Registry {
     started: Instant,
     recordings: recording::Recordings,
     /// The daemon's DTLS certificate, whose fingerprint our DTLS-SRTP SDP carries.
-    dtls_cert: Option<crate::dtls::dtls::DtlsCert>,
+    dtls_cert: Option<crate::dtls::dtls::LazyCert>,
 }
 
 fn unix_now() -> (u64, u32) {
@@ -156,7 +156,7 @@ impl Registry {
     }
 
     /// Sets the certificate DTLS-SRTP legs use (the workers were given the same one).
-    pub fn set_dtls_cert(&mut self, cert: crate::dtls::dtls::DtlsCert) {
+    pub fn set_dtls_cert(&mut self, cert: crate::dtls::dtls::LazyCert) {
         self.dtls_cert = Some(cert);
     }
 

@@ -54,7 +54,7 @@ pub struct Ours<'a> {
     /// The address our sockets facing the receiver advertise.
     pub sdp_addr: IpAddr,
     /// The DTLS certificate whose fingerprint we write.
-    pub cert: Option<&'a crate::dtls::dtls::DtlsCert>,
+    pub cert: Option<&'a crate::dtls::dtls::LazyCert>,
     /// The configured interfaces (ICE host candidates on each).
     pub interfaces: &'a [crate::config::Interface],
 }

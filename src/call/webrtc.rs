@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use rand::Rng;
 
 use super::model::MediaSide;
-use crate::dtls::dtls::{DtlsCert, Fingerprint, HashAlgorithm};
+use crate::dtls::dtls::{Fingerprint, HashAlgorithm, LazyCert};
 use crate::ice::{Candidate, CandidateType, Credentials};
 use crate::media::webrtc::{DtlsLegConfig, DtlsSetup, IceLegConfig};
 use crate::ng::request::{IceMode, NgRequest};
@@ -393,9 +393,10 @@ pub fn ice_attributes(
 }
 
 /// Our DTLS attributes towards this side's party.
-pub fn dtls_attributes(side: &MediaSide, cert: Option<&DtlsCert>, is_offer: bool) -> Vec<String> {
+pub fn dtls_attributes(side: &MediaSide, cert: Option<&LazyCert>, is_offer: bool) -> Vec<String> {
     let d = &side.dtls;
-    let Some(cert) = cert.filter(|_| d.on) else {
+    // Only a side that does DTLS makes the certificate.
+    let Some(cert) = cert.filter(|_| d.on).and_then(LazyCert::get) else {
         return Vec::new();
     };
     let setup = if is_offer {

@@ -24,7 +24,7 @@ pub mod record;
 #[cfg(test)]
 mod tests;
 
-pub use cert::{CertKind, DtlsCert, Fingerprint, HashAlgorithm};
+pub use cert::{CertKind, DtlsCert, Fingerprint, HashAlgorithm, LazyCert};
 pub use endpoint::DtlsEndpoint;
 pub use record::RecordError;
 

@@ -136,7 +136,7 @@ impl MediaPlane {
         threads: usize,
         port_min: u16,
         port_max: u16,
-        cert: Option<crate::dtls::dtls::DtlsCert>,
+        cert: Option<crate::dtls::dtls::LazyCert>,
         wakeup_batch: Option<std::time::Duration>,
         engine: crate::config::IoEngine,
     ) -> io::Result<MediaPlane> {

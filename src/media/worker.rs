@@ -30,7 +30,7 @@ use super::stats::{bump, LegStats, WorkerCounters};
 use super::webrtc::{DtlsLegConfig, DtlsRefusal, IceLegConfig, LegWebrtc, Output};
 use crate::codec::PayloadTypes;
 use crate::config::IoEngine;
-use crate::dtls::dtls::DtlsCert;
+use crate::dtls::dtls::LazyCert;
 use crate::dtls::sdes::CryptoAttribute;
 use crate::dtls::srtp::SrtpContext;
 
@@ -282,8 +282,8 @@ pub struct Worker {
     counters: Arc<WorkerCounters>,
     port_range: (u16, u16),
     buf: Vec<u8>,
-    /// The daemon's DTLS certificate (shared OpenSSL context).
-    cert: Option<DtlsCert>,
+    /// The daemon's DTLS certificate (shared OpenSSL context), made on first use.
+    cert: Option<LazyCert>,
     /// ICE/DTLS deadlines: (when, slab index, leg id). Entries go stale when a leg's deadline
     /// moves; the leg's own `timer` says which one counts.
     timers: BinaryHeap<Reverse<(Instant, usize, LegId)>>,
@@ -316,7 +316,7 @@ impl Worker {
         rx: Receiver<WorkerCmd>,
         counters: Arc<WorkerCounters>,
         port_range: (u16, u16),
-        cert: Option<DtlsCert>,
+        cert: Option<LazyCert>,
     ) -> io::Result<(Worker, Arc<Waker>)> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -722,7 +722,10 @@ impl Worker {
                             cfg.ice.as_ref(),
                             cfg.dtls.as_ref(),
                             cfg.rtcp_mux,
-                            self.cert.as_ref(),
+                            cfg.dtls
+                                .as_ref()
+                                .and(self.cert.as_ref())
+                                .and_then(LazyCert::get),
                             target,
                         );
                     }

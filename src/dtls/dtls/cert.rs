@@ -210,6 +210,47 @@ pub enum CertKind {
     Rsa(u32),
 }
 
+/// The daemon's certificate, made on first use and then shared (control thread and media
+/// workers hold clones): a daemon that never does DTLS never runs OpenSSL's key generation and
+/// X.509 code, which keeps about 3 MB of libcrypto out of its resident memory. Concurrent
+/// first uses make one certificate.
+#[derive(Clone, Debug)]
+pub struct LazyCert {
+    kind: CertKind,
+    cell: std::sync::Arc<std::sync::OnceLock<Option<DtlsCert>>>,
+}
+
+impl LazyCert {
+    pub fn new(kind: CertKind) -> LazyCert {
+        LazyCert {
+            kind,
+            cell: Default::default(),
+        }
+    }
+
+    /// The certificate (made now if this is the first use); None if it cannot be made
+    /// (logged once).
+    pub fn get(&self) -> Option<&DtlsCert> {
+        self.cell
+            .get_or_init(|| match DtlsCert::generate(self.kind) {
+                Ok(c) => {
+                    tracing::info!(fingerprint = %c.fingerprint(), "DTLS certificate made");
+                    Some(c)
+                }
+                Err(e) => {
+                    tracing::error!("cannot create the DTLS certificate: {e}");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// Whether the certificate has been made.
+    pub fn is_made(&self) -> bool {
+        self.cell.get().is_some()
+    }
+}
+
 /// The daemon's self-signed DTLS certificate and key, with an OpenSSL context built on it
 /// that every [`super::DtlsEndpoint`] shares (building a context per endpoint is slow in
 /// OpenSSL 3).

@@ -795,3 +795,23 @@ fn endpoints_move_between_threads_mid_handshake() {
     .unwrap();
     assert_eq!(fp, expected);
 }
+
+#[test]
+fn lazy_certificate_is_made_once_on_first_use_and_shared_by_clones() {
+    let lazy = LazyCert::new(CertKind::default());
+    let other = lazy.clone();
+    assert!(!lazy.is_made() && !other.is_made());
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let l = lazy.clone();
+            std::thread::spawn(move || l.get().map(|c| *c.fingerprint()))
+        })
+        .collect();
+    let prints: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(
+        prints.iter().all(|p| p.is_some() && *p == prints[0]),
+        "one certificate"
+    );
+    assert!(other.is_made());
+    assert_eq!(other.get().map(|c| *c.fingerprint()), prints[0]);
+}
