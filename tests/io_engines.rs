@@ -40,23 +40,6 @@ mod plain {
 
     use crate::common::plain_call as setup;
 
-    fn relay_check(
-        from: &UdpSocket,
-        to_port: u16,
-        to: &UdpSocket,
-        from_port_seen: u16,
-        n: u16,
-        ssrc: u32,
-    ) {
-        for seq in 0..n {
-            let pkt = rtp(ssrc, seq, seq as u8);
-            from.send_to(&pkt, ("127.0.0.1", to_port)).unwrap();
-            let (got, src) = recv(to);
-            assert_eq!(got, pkt, "packet {seq} relayed unchanged");
-            assert_eq!(src.port(), from_port_seen, "relayed from rtpbridge's port");
-        }
-    }
-
     #[test]
     fn relay_both_ways_delete_and_churn() {
         for engine in crate::ENGINES {
@@ -206,7 +189,6 @@ mod sizes {
 
 mod sdes {
     use crate::common::sdes::*;
-    use crate::common::*;
 
     #[test]
     fn plain_offer_to_sdes_answerer() {
@@ -222,18 +204,7 @@ mod sdes {
         exchange(&mut l, 1);
         exchange(&mut l, 100);
         // A tampered packet is dropped; the next good one is what the plain party gets.
-        let good = rtp(0x2222, 160, 1);
-        let mut bad = l
-            .party_tx
-            .encrypt_rtp(&rtp(0x2222, 159, 2))
-            .unwrap()
-            .to_vec();
-        bad[20] ^= 0x01;
-        l.srtp.send_to(&bad, ("127.0.0.1", l.to_srtp)).unwrap();
-        let enc = l.party_tx.encrypt_rtp(&good).unwrap();
-        l.srtp.send_to(&enc, ("127.0.0.1", l.to_srtp)).unwrap();
-        let (got, _) = recv(&l.plain);
-        assert_eq!(got, good, "the tampered packet was not forwarded");
+        tampered_then_good(&mut l, 159);
         assert_eq!(rtp_errors(&c, "uring-sdes"), 1);
         crate::check_engine(&srv, engine);
     }

@@ -9,23 +9,6 @@ use std::time::Duration;
 
 use common::plain_call as setup;
 
-fn relay_check(
-    from: &UdpSocket,
-    to_port: u16,
-    to: &UdpSocket,
-    from_port_seen: u16,
-    n: u16,
-    ssrc: u32,
-) {
-    for seq in 0..n {
-        let pkt = rtp(ssrc, seq, seq as u8);
-        from.send_to(&pkt, ("127.0.0.1", to_port)).unwrap();
-        let (got, src) = recv(to);
-        assert_eq!(got, pkt, "packet {seq} relayed unchanged");
-        assert_eq!(src.port(), from_port_seen, "relayed from rtpbridge's port");
-    }
-}
-
 #[test]
 fn offer_answer_relay_both_ways_and_delete() {
     let srv = Server::start(&[]);

@@ -19,18 +19,7 @@ fn plain_offer_to_sdes_answerer() {
     // A tampered packet (one payload bit flipped) is dropped and counted; the next good one
     // is the next thing the plain party gets.
     let before = stats_srtp_drops(&c);
-    let good = rtp(0x2222, 60, 1);
-    let mut bad = l
-        .party_tx
-        .encrypt_rtp(&rtp(0x2222, 59, 2))
-        .unwrap()
-        .to_vec();
-    bad[20] ^= 0x01;
-    l.srtp.send_to(&bad, ("127.0.0.1", l.to_srtp)).unwrap();
-    let enc = l.party_tx.encrypt_rtp(&good).unwrap();
-    l.srtp.send_to(&enc, ("127.0.0.1", l.to_srtp)).unwrap();
-    let (got, _) = recv(&l.plain);
-    assert_eq!(got, good, "the tampered packet was not forwarded");
+    tampered_then_good(&mut l, 59);
     assert_eq!(stats_srtp_drops(&c), before + 1);
     assert_eq!(
         rtp_errors(&c, "sdes-1"),

@@ -476,16 +476,7 @@ impl Worker {
         let sock = peer.send_socket(fwd.rtcp_port);
         if fwd.len > u.bufs.buf_size() {
             u.bufs.give(bid);
-            match sock.send_to(&self.buf[..fwd.len], fwd.dest) {
-                Ok(_) => {
-                    bump(&c.relayed, 1);
-                    bump(&c.relayed_bytes, fwd.len as u64);
-                }
-                Err(e) => {
-                    tracing::trace!(dest = %fwd.dest, "send failed: {e}");
-                    bump(&c.send_errors, 1)
-                }
-            }
+            super::send_counted(c, sock, &self.buf[..fwd.len], fwd.dest);
             return;
         }
         // The datagram was copied out of the buffer before relaying: overwrite it from the start.

@@ -253,6 +253,22 @@ impl Leg {
         }
     }
 
+    /// [`socket`](Self::socket), to register it.
+    fn socket_mut(&mut self, slot: usize) -> Option<&mut MioUdp> {
+        match slot {
+            0 => Some(&mut self.rtp),
+            1 => self.rtcp.as_mut(),
+            _ => {
+                let x = self.extra.get_mut(slot / 2 - 1)?;
+                if slot.is_multiple_of(2) {
+                    Some(&mut x.rtp)
+                } else {
+                    x.rtcp.as_mut()
+                }
+            }
+        }
+    }
+
     /// The local address of a slot's socket.
     fn local_of(&self, slot: usize) -> Option<SocketAddr> {
         leg_local(&self.rtp_local, &self.rtcp_local, &self.extra, slot)
@@ -814,18 +830,7 @@ impl Worker {
         if self.uring.is_none() {
             let reg = self.poll.registry();
             for slot in slots.clone() {
-                let sock = match slot {
-                    0 => Some(&mut leg.rtp),
-                    1 => leg.rtcp.as_mut(),
-                    s => leg.extra.get_mut(s / 2 - 1).and_then(|x| {
-                        if s.is_multiple_of(2) {
-                            Some(&mut x.rtp)
-                        } else {
-                            x.rtcp.as_mut()
-                        }
-                    }),
-                };
-                let Some(sock) = sock else {
+                let Some(sock) = leg.socket_mut(slot) else {
                     continue;
                 };
                 if let Err(e) = reg.register(sock, token(idx, slot), Interest::READABLE) {
@@ -970,21 +975,15 @@ impl Worker {
         let Some(fwd) = self.relay(idx, slot, len, src, now, unix) else {
             return;
         };
-        let c = &self.counters;
         let Some(peer) = self.legs.get(fwd.peer) else {
             return;
         };
-        let sock = peer.send_socket(fwd.rtcp_port);
-        match sock.send_to(&self.buf[..fwd.len], fwd.dest) {
-            Ok(_) => {
-                bump(&c.relayed, 1);
-                bump(&c.relayed_bytes, fwd.len as u64);
-            }
-            Err(e) => {
-                tracing::trace!(dest = %fwd.dest, "send failed: {e}");
-                bump(&c.send_errors, 1)
-            }
-        }
+        send_counted(
+            &self.counters,
+            peer.send_socket(fwd.rtcp_port),
+            &self.buf[..fwd.len],
+            fwd.dest,
+        );
     }
 
     /// The packet path without the final send: demux, SRTP unprotect, payload-type check,
@@ -1002,13 +1001,14 @@ impl Worker {
     ) -> Option<Forward> {
         let c = &self.counters;
         bump(&c.received, 1);
-        if self.legs.get(idx).is_none_or(|l| l.parked) {
+        let leg = self.legs.get(idx)?;
+        if leg.parked {
             // A port between calls: whatever arrives is a stray of the call that had it.
             bump(&c.dropped_idle_port, 1);
             return None;
         }
         let rtcp_sock = slot % 2 == 1;
-        let is_rtp_leg = self.legs.get(idx).is_some_and(|l| l.cfg.rtp);
+        let is_rtp_leg = leg.cfg.rtp;
         // RFC 7983: 0-3 STUN, 20-63 DTLS. Plain RTP legs count them as drops there too.
         if is_rtp_leg && len > 0 && (self.buf[0] <= 3 || (20..=63).contains(&self.buf[0])) {
             self.on_handshake_packet(idx, slot, len, src, now);
@@ -1222,6 +1222,20 @@ pub struct Forward {
     pub rtcp_port: bool,
     pub dest: SocketAddr,
     pub len: usize,
+}
+
+/// Sends a relayed datagram from `sock` and counts it (relayed, or a send error).
+fn send_counted(c: &WorkerCounters, sock: &MioUdp, pkt: &[u8], dest: SocketAddr) {
+    match sock.send_to(pkt, dest) {
+        Ok(_) => {
+            bump(&c.relayed, 1);
+            bump(&c.relayed_bytes, pkt.len() as u64);
+        }
+        Err(e) => {
+            tracing::trace!(%dest, "send failed: {e}");
+            bump(&c.send_errors, 1)
+        }
+    }
 }
 
 /// The local address of a slot's socket (for callers that hold other borrows of the leg).

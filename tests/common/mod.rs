@@ -316,6 +316,25 @@ pub fn try_recv(s: &UdpSocket, timeout: Duration) -> Option<(Vec<u8>, SocketAddr
     r
 }
 
+/// Sends `n` RTP packets from `from` to rtpbridge's `to_port` and checks each reaches `to`
+/// unchanged, from rtpbridge's port `from_port_seen`.
+pub fn relay_check(
+    from: &UdpSocket,
+    to_port: u16,
+    to: &UdpSocket,
+    from_port_seen: u16,
+    n: u16,
+    ssrc: u32,
+) {
+    for seq in 0..n {
+        let pkt = rtp(ssrc, seq, seq as u8);
+        from.send_to(&pkt, ("127.0.0.1", to_port)).unwrap();
+        let (got, src) = recv(to);
+        assert_eq!(got, pkt, "packet {seq} relayed unchanged");
+        assert_eq!(src.port(), from_port_seen, "relayed from rtpbridge's port");
+    }
+}
+
 /// A plain call through rtpbridge: A on 127.0.0.2 offers, B on 127.0.0.3 answers, `flags`
 /// on both.
 pub struct PlainCall {

@@ -69,6 +69,24 @@ pub struct Legs {
     pub party_rx: Context,
 }
 
+/// The SRTP party sends packet `seq` with one payload bit flipped, then packet `seq + 1`
+/// intact: the tampered one must not reach the plain party, the good one must be the next
+/// thing it gets.
+pub fn tampered_then_good(l: &mut Legs, seq: u16) {
+    let good = rtp(0x2222, seq + 1, 1);
+    let mut bad = l
+        .party_tx
+        .encrypt_rtp(&rtp(0x2222, seq, 2))
+        .unwrap()
+        .to_vec();
+    bad[20] ^= 0x01;
+    l.srtp.send_to(&bad, ("127.0.0.1", l.to_srtp)).unwrap();
+    let enc = l.party_tx.encrypt_rtp(&good).unwrap();
+    l.srtp.send_to(&enc, ("127.0.0.1", l.to_srtp)).unwrap();
+    let (got, _) = recv(&l.plain);
+    assert_eq!(got, good, "the tampered packet was not forwarded");
+}
+
 /// Plain RTP one way, SRTP the other: 50 RTP packets each way and RTCP both ways, checked
 /// byte for byte after decryption. `seq0` lets a re-INVITE continue the streams.
 pub fn exchange(l: &mut Legs, seq0: u16) {
