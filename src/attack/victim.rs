@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::dtls::dtls::{DtlsCert, DtlsEndpoint, DtlsEvent, DtlsRole, Fingerprint};
-use crate::dtls::srtp::{SrtpContext, SrtpProfile};
+use crate::dtls::dtls::{srtp_contexts, DtlsCert, DtlsEndpoint, DtlsEvent, DtlsRole, Fingerprint};
+use crate::dtls::srtp::SrtpContext;
 use crate::ice::stun::{self, Class, Message, MessageWriter, METHOD_BINDING};
 
 use super::packet::{self, Origin, Rtp, VICTIM_TAG};
@@ -58,19 +58,17 @@ impl Dtls {
                     server_key,
                     server_salt,
                 } => {
-                    let Some(p) = SrtpProfile::from_dtls_id(profile) else {
-                        self.failed = Some(format!("unknown SRTP profile {profile:#x}"));
-                        continue;
-                    };
-                    match (
-                        SrtpContext::new(p, &client_key, &client_salt),
-                        SrtpContext::new(p, &server_key, &server_salt),
+                    match srtp_contexts(
+                        self.endpoint.role(),
+                        profile,
+                        (&client_key, &client_salt),
+                        (&server_key, &server_salt),
                     ) {
-                        (Ok(tx), Ok(rx)) => {
+                        Ok((rx, tx)) => {
                             self.tx = Some(tx);
                             self.rx = Some(rx);
                         }
-                        (Err(e), _) | (_, Err(e)) => self.failed = Some(e.to_string()),
+                        Err(e) => self.failed = Some(e.to_string()),
                     }
                 }
                 DtlsEvent::Failed(e) => self.failed = Some(e.to_string()),

@@ -92,6 +92,33 @@ pub enum DtlsError {
     Closed,
 }
 
+/// The SRTP contexts a [`DtlsEvent::Connected`] keys for the side playing `role`, as (what it
+/// receives with, what it sends with): each side sends with its own write key (RFC 5764
+/// section 4.2). `client`/`server` are the event's (key, salt) pairs.
+pub fn srtp_contexts(
+    role: DtlsRole,
+    profile: u16,
+    client: (&[u8], &[u8]),
+    server: (&[u8], &[u8]),
+) -> Result<
+    (
+        crate::dtls::srtp::SrtpContext,
+        crate::dtls::srtp::SrtpContext,
+    ),
+    DtlsError,
+> {
+    use crate::dtls::srtp::{SrtpContext, SrtpProfile};
+    let prof = SrtpProfile::from_dtls_id(profile).ok_or(DtlsError::NoSrtpProfile)?;
+    let ctx = |(key, salt): (&[u8], &[u8])| {
+        SrtpContext::new(prof, key, salt).map_err(|_| DtlsError::NoSrtpProfile)
+    };
+    let (c, s) = (ctx(client)?, ctx(server)?);
+    Ok(match role {
+        DtlsRole::Client => (s, c),
+        DtlsRole::Server => (c, s),
+    })
+}
+
 /// Which side of the handshake we play (the caller resolves `a=setup:actpass`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DtlsRole {

@@ -18,9 +18,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::dtls::dtls::{
-    record, DtlsCert, DtlsEndpoint, DtlsError, DtlsEvent, DtlsRole, Fingerprint,
+    record, srtp_contexts, DtlsCert, DtlsEndpoint, DtlsError, DtlsEvent, DtlsRole, Fingerprint,
 };
-use crate::dtls::srtp::{SrtpContext, SrtpProfile};
+use crate::dtls::srtp::SrtpContext;
 use crate::ice::{Candidate, Credentials, IceAgent, IceConfig, IceError, IceEvent};
 
 /// DTLS handshakes (endpoints) a leg keeps at most.
@@ -531,22 +531,14 @@ impl LegWebrtc {
                         server_key,
                         server_salt,
                     } => {
-                        let keys = SrtpProfile::from_dtls_id(profile)
-                            .ok_or(DtlsError::NoSrtpProfile)
-                            .and_then(|prof| {
-                                let client = SrtpContext::new(prof, &client_key, &client_salt);
-                                let server = SrtpContext::new(prof, &server_key, &server_salt);
-                                match (client, server) {
-                                    (Ok(c), Ok(s)) => Ok((c, s)),
-                                    _ => Err(DtlsError::NoSrtpProfile),
-                                }
-                            });
+                        let keys = srtp_contexts(
+                            p.ep.role(),
+                            profile,
+                            (&client_key, &client_salt),
+                            (&server_key, &server_salt),
+                        );
                         match keys {
-                            Ok((client, server)) => {
-                                let (recv, send) = match p.ep.role() {
-                                    DtlsRole::Client => (server, client),
-                                    DtlsRole::Server => (client, server),
-                                };
+                            Ok((recv, send)) => {
                                 st.keyed = Some(p.remote);
                                 self.out.push_back(Output::Keys {
                                     remote: p.remote,

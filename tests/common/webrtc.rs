@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use rtpbridge::attack::spray::{HelloSpray, LOOPBACK_SOURCES};
-use rtpbridge::dtls::dtls::{CertKind, DtlsCert, DtlsEndpoint, DtlsEvent, DtlsRole, Fingerprint};
-use rtpbridge::dtls::srtp::{SrtpContext, SrtpProfile};
+use rtpbridge::dtls::dtls::{
+    srtp_contexts, CertKind, DtlsCert, DtlsEndpoint, DtlsEvent, DtlsRole, Fingerprint,
+};
+use rtpbridge::dtls::srtp::SrtpContext;
 use rtpbridge::ice::{Candidate, Credentials, IceAgent, IceConfig, IceEvent};
 
 /// A browser-like party: ICE (optional), DTLS-SRTP, rtcp-mux, one socket.
@@ -154,13 +156,13 @@ impl WebPeer {
                         server_key,
                         server_salt,
                     } => {
-                        let p = SrtpProfile::from_dtls_id(profile).unwrap();
-                        let c = SrtpContext::new(p, &client_key, &client_salt).unwrap();
-                        let s = SrtpContext::new(p, &server_key, &server_salt).unwrap();
-                        let (r, w) = match d.role() {
-                            DtlsRole::Client => (s, c),
-                            DtlsRole::Server => (c, s),
-                        };
+                        let (r, w) = srtp_contexts(
+                            d.role(),
+                            profile,
+                            (&client_key, &client_salt),
+                            (&server_key, &server_salt),
+                        )
+                        .expect("SRTP contexts from the DTLS keys");
                         self.recv_ctx = Some(r);
                         self.send_ctx = Some(w);
                     }
