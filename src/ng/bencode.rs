@@ -248,6 +248,10 @@ pub enum OwnedValue {
     /// Entries are encoded in insertion order (rtpengine does not sort reply keys either).
     /// Keys are mostly literals: borrowing them saves an allocation per key.
     Dict(Vec<(Cow<'static, str>, OwnedValue)>),
+    /// A value already encoded by a [`Writer`], copied into the output as it is. Large
+    /// replies (a call's statistics) are written this way instead of as a tree of nodes,
+    /// each an allocation; [`OwnedValue::get`] and the other readers do not look inside.
+    Encoded(Vec<u8>),
 }
 
 impl OwnedValue {
@@ -353,6 +357,7 @@ impl OwnedValue {
     /// Writes this value as bencode, dictionary keys in insertion order.
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
+            OwnedValue::Encoded(b) => out.extend_from_slice(b),
             OwnedValue::Int(i) => encode_int(*i, out),
             OwnedValue::Bytes(b) => encode_bytes(b, out),
             OwnedValue::List(items) => {
@@ -376,6 +381,7 @@ impl OwnedValue {
     /// The length of [`OwnedValue::encode`]'s output, to size a buffer once.
     pub fn encoded_len(&self) -> usize {
         match self {
+            OwnedValue::Encoded(b) => b.len(),
             OwnedValue::Int(i) => int_len(*i),
             OwnedValue::Bytes(b) => bytes_len(b),
             OwnedValue::List(items) => 2 + items.iter().map(OwnedValue::encoded_len).sum::<usize>(),
@@ -485,6 +491,109 @@ fn decimal_len(mut n: u64) -> usize {
         len += 1;
     }
     len
+}
+
+/// Writes bencode straight into a buffer: `dict`/`list` open a container, `end` closes it,
+/// and inside a dictionary every `key` is followed by one value. The result is an
+/// [`OwnedValue::Encoded`]; the caller keeps the nesting right (checked in debug builds).
+#[derive(Debug, Default)]
+pub struct Writer {
+    out: Vec<u8>,
+    depth: usize,
+}
+
+impl Writer {
+    pub fn with_capacity(n: usize) -> Writer {
+        Writer {
+            out: Vec::with_capacity(n),
+            depth: 0,
+        }
+    }
+
+    pub fn dict(&mut self) -> &mut Self {
+        self.out.push(b'd');
+        self.depth += 1;
+        self
+    }
+
+    pub fn list(&mut self) -> &mut Self {
+        self.out.push(b'l');
+        self.depth += 1;
+        self
+    }
+
+    pub fn end(&mut self) -> &mut Self {
+        debug_assert!(
+            self.depth > 0,
+            "bencode writer: end without an open container"
+        );
+        self.depth = self.depth.saturating_sub(1);
+        self.out.push(b'e');
+        self
+    }
+
+    pub fn key(&mut self, k: &str) -> &mut Self {
+        encode_bytes(k.as_bytes(), &mut self.out);
+        self
+    }
+
+    pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
+        encode_bytes(b, &mut self.out);
+        self
+    }
+
+    pub fn str(&mut self, s: &str) -> &mut Self {
+        self.bytes(s.as_bytes())
+    }
+
+    /// A string made by `Display` (an address, say), formatted on the stack when it is
+    /// short, as addresses are.
+    pub fn display(&mut self, v: impl std::fmt::Display) -> &mut Self {
+        struct Stack {
+            buf: [u8; 64],
+            len: usize,
+        }
+        impl std::fmt::Write for Stack {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                let end = self.len + s.len();
+                let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+                dst.copy_from_slice(s.as_bytes());
+                self.len = end;
+                Ok(())
+            }
+        }
+        let mut st = Stack {
+            buf: [0; 64],
+            len: 0,
+        };
+        if std::fmt::write(&mut st, format_args!("{v}")).is_ok() {
+            encode_bytes(&st.buf[..st.len], &mut self.out);
+        } else {
+            encode_bytes(v.to_string().as_bytes(), &mut self.out);
+        }
+        self
+    }
+
+    pub fn int(&mut self, i: i64) -> &mut Self {
+        encode_int(i, &mut self.out);
+        self
+    }
+
+    /// An unsigned count, capped at `i64::MAX` as bencode integers are signed here.
+    pub fn uint(&mut self, n: u64) -> &mut Self {
+        self.int(n.min(i64::MAX as u64) as i64)
+    }
+
+    /// An [`OwnedValue`] as a value, for the odd small piece built the usual way.
+    pub fn value(&mut self, v: &OwnedValue) -> &mut Self {
+        v.encode(&mut self.out);
+        self
+    }
+
+    pub fn finish(self) -> OwnedValue {
+        debug_assert_eq!(self.depth, 0, "bencode writer: container left open");
+        OwnedValue::Encoded(self.out)
+    }
 }
 
 fn encode_int(i: i64, out: &mut Vec<u8>) {
@@ -710,6 +819,52 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn writer_matches_the_tree_it_replaces() {
+        let tree = OwnedValue::dict()
+            .with("n", OwnedValue::Int(-3))
+            .with("big", OwnedValue::Int(i64::MAX))
+            .with("addr", OwnedValue::str("2001:db8::1"))
+            .with(
+                "l",
+                OwnedValue::List(vec![OwnedValue::lit("a"), OwnedValue::dict()]),
+            );
+        let mut w = Writer::default();
+        w.dict()
+            .key("n")
+            .int(-3)
+            .key("big")
+            .uint(u64::MAX)
+            .key("addr")
+            .display("2001:db8::1".parse::<std::net::IpAddr>().unwrap())
+            .key("l")
+            .list()
+            .str("a")
+            .dict()
+            .end()
+            .end()
+            .end();
+        let written = w.finish();
+        assert_eq!(written.to_bytes(), tree.to_bytes());
+        assert_eq!(written.encoded_len(), tree.encoded_len());
+        // Inside a tree, an encoded value is copied as it is.
+        let outer = OwnedValue::dict().with("x", written);
+        assert_eq!(
+            outer.to_bytes(),
+            [b"d1:x".as_slice(), &tree.to_bytes(), b"e"].concat()
+        );
+    }
+
+    #[test]
+    fn writer_formats_long_display_values_too() {
+        let long = "x".repeat(100);
+        let mut w = Writer::default();
+        w.list().display(&long).display(7u8).end();
+        let bytes = w.finish().to_bytes();
+        assert_eq!(bytes, format!("l100:{long}1:7e").into_bytes());
+        assert!(decode(&bytes).is_ok());
+    }
 
     #[test]
     fn decodes_basic_values() {
@@ -978,6 +1133,9 @@ mod tests {
                     .map(|(k, v)| (k.as_bytes().to_vec(), to_oracle(v)))
                     .collect(),
             ),
+            OwnedValue::Encoded(b) => {
+                serde_bencode::from_bytes(b).expect("a writer's output is valid bencode")
+            }
         }
     }
 

@@ -44,10 +44,15 @@ impl Line {
         if self.kind != 'a' {
             return None;
         }
-        Some(match self.value.find(':') {
+        Some(match self.colon() {
             Some(i) => &self.value[..i],
             None => &self.value,
         })
+    }
+
+    /// Where the first `:` of the value is.
+    fn colon(&self) -> Option<usize> {
+        find_byte(&self.value, b':')
     }
 
     /// For an `a=` line, the attribute value (the text after the first `:`), or `""` for a
@@ -56,7 +61,7 @@ impl Line {
         if self.kind != 'a' {
             return None;
         }
-        Some(match self.value.find(':') {
+        Some(match self.colon() {
             Some(i) => &self.value[i + 1..],
             None => "",
         })
@@ -64,7 +69,25 @@ impl Line {
 
     /// Whether this is an `a=` line with the given attribute name (case-sensitive).
     pub fn is_attr(&self, name: &str) -> bool {
-        self.attr_name() == Some(name)
+        self.attr_value_of(name).is_some()
+    }
+
+    /// The value of this line if it is an `a=` line with the given attribute name: compares
+    /// the name as a prefix, with no search for the `:`. A name containing `:` never matches,
+    /// as with [`attr_name`](Self::attr_name).
+    pub fn attr_value_of(&self, name: &str) -> Option<&str> {
+        if self.kind != 'a' {
+            return None;
+        }
+        let rest = self.value.strip_prefix(name)?;
+        if name.contains(':') {
+            return None;
+        }
+        match rest.as_bytes().first() {
+            None => Some(""),
+            Some(b':') => Some(&rest[1..]),
+            Some(_) => None,
+        }
     }
 }
 
@@ -221,9 +244,15 @@ pub(crate) fn addrtype_of(ip: IpAddr) -> &'static str {
     }
 }
 
+/// Where the first `b` (an ASCII byte) is in `s`. SDP fields are short: a byte scan beats
+/// a char searcher's setup, which showed in the control plane's profile.
+pub(crate) fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
+}
+
 /// The first space-separated token and the rest (empty when there is no space).
 fn split_token(s: &str) -> (&str, &str) {
-    match s.find(' ') {
+    match find_byte(s, b' ') {
         Some(i) => (&s[..i], &s[i + 1..]),
         None => (s, ""),
     }
@@ -298,10 +327,10 @@ pub(crate) fn parse_rtpmap(value: &str) -> Option<(i64, String)> {
     let (pt, rest) = split_token(value);
     let pt = leading_int(pt).filter(|v| *v >= 0)?;
     let (encoding, _) = split_token(rest);
-    let slash = encoding.find('/')?;
+    let slash = find_byte(encoding, b'/')?;
     let name = &encoding[..slash];
     let after = &encoding[slash + 1..];
-    let (clock, channels) = match after.find('/') {
+    let (clock, channels) = match find_byte(after, b'/') {
         Some(i) => (&after[..i], Some(&after[i + 1..])),
         None => (after, None),
     };
@@ -334,7 +363,7 @@ pub(crate) fn parse_pt_value(value: &str) -> Option<(i64, &str)> {
 
 /// Parses the port field of an `m=` line: `port` or `port/count`.
 fn parse_port(field: &str) -> Result<(u16, Option<u16>), &'static str> {
-    let (port, count) = match field.find('/') {
+    let (port, count) = match find_byte(field, b'/') {
         Some(i) => (&field[..i], Some(&field[i + 1..])),
         None => (field, None),
     };
@@ -555,13 +584,7 @@ pub(crate) fn attrs_in<'a, 'n>(
     lines: &'a [Line],
     name: &'n str,
 ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
-    lines.iter().filter_map(move |l| {
-        if l.attr_name() == Some(name) {
-            l.attr_value()
-        } else {
-            None
-        }
-    })
+    lines.iter().filter_map(move |l| l.attr_value_of(name))
 }
 
 pub(crate) fn connection_in(lines: &[Line]) -> Option<Connection<'_>> {
@@ -817,20 +840,31 @@ pub(crate) fn origin_of(lines: &[Line]) -> Option<Origin<'_>> {
         .and_then(|l| parse_origin(&l.value))
 }
 
-impl fmt::Display for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Session {
+    /// Calls `f` with the type and value of every line, in the order they are written out
+    /// (`m=` lines included), until `f` returns an error.
+    pub fn try_for_each_line<E>(
+        &self,
+        mut f: impl FnMut(char, &str) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut media = self.media.iter().peekable();
         for (d, lines) in self.descriptions.iter().enumerate() {
             for l in lines {
-                l.fmt(f)?;
+                f(l.kind, &l.value)?;
             }
             while let Some(m) = media.next_if(|m| m.description == d) {
-                write!(f, "m={}\r\n", m.m_line)?;
+                f('m', &m.m_line)?;
                 for l in &m.lines {
-                    l.fmt(f)?;
+                    f(l.kind, &l.value)?;
                 }
             }
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.try_for_each_line(|kind, value| write!(f, "{kind}={value}\r\n"))
     }
 }

@@ -664,20 +664,29 @@ impl OriginTracker {
         // What counts as "changed": the SDP the party sent us or the one we send, each without
         // its origin line. A new version number alone is not a change; a new port or attribute
         // on either side is (rtpengine bumps for a changed input port even when ours stays).
-        fn digest_without_origin(h: &mut impl std::hash::Hasher, text: &str) {
-            for l in text.split("\r\n").filter(|l| !l.starts_with("o=")) {
-                h.write(l.as_bytes());
+        use std::hash::Hasher as _;
+        fn digest_line(h: &mut impl std::hash::Hasher, kind: char, value: &str) {
+            if kind != 'o' {
+                h.write_u32(kind as u32);
+                h.write(value.as_bytes());
                 h.write_u8(b'\n');
             }
-            h.write_u8(0);
         }
         rw.sdp_version = Some(version);
         let mut out = rewrite(input, &rw)?;
         // SipHash with fixed keys: a 64-bit digest, so two different SDPs pass for the same
-        // (and keep the version) with a chance of 2^-64.
+        // (and keep the version) with a chance of 2^-64. The input is hashed from its parsed
+        // lines (formatting it again cost more than the rewrite), the output from its text.
         let mut h = std::hash::DefaultHasher::new();
-        digest_without_origin(&mut h, &input.to_string());
-        digest_without_origin(&mut h, &out);
+        let _ = input.try_for_each_line(|kind, value| {
+            digest_line(&mut h, kind, value);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        h.write_u8(0);
+        for l in out.split("\r\n").filter(|l| !l.starts_with("o=")) {
+            h.write(l.as_bytes());
+            h.write_u8(b'\n');
+        }
         let key = std::hash::Hasher::finish(&h);
         if self.last_output.is_some_and(|last| last != key) {
             version = version.wrapping_add(1);
