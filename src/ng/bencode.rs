@@ -480,7 +480,11 @@ fn push_decimal(mut n: u64, out: &mut Vec<u8>) {
             break;
         }
     }
-    out.extend_from_slice(&digits[i..]);
+    // Byte by byte: a handful of digits, where a copy call costs more than the copy.
+    out.reserve(digits.len() - i);
+    for &d in &digits[i..] {
+        out.push(d);
+    }
 }
 
 /// How many bytes [`push_decimal`] writes for `n`.

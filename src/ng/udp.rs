@@ -232,7 +232,7 @@ impl UdpControl {
                     // follow once the workers have caught up.
                     out.flush(&self.socks);
                     if n > 0 {
-                        self.end_batch(registry, &mut parked, &mut waiting, false);
+                        self.end_batch(registry, &mut parked, &mut waiting, &mut out, false);
                     }
                     // Fewer than a full batch: the socket is empty (the next datagram
                     // raises a new readiness event).
@@ -241,7 +241,7 @@ impl UdpControl {
                     }
                 }
             }
-            self.end_batch(registry, &mut parked, &mut waiting, true);
+            self.end_batch(registry, &mut parked, &mut waiting, &mut out, true);
             let now = Instant::now();
             if now.duration_since(last_tick) >= Duration::from_secs(1) {
                 last_tick = now;
@@ -259,6 +259,7 @@ impl UdpControl {
         registry: &mut Registry,
         parked: &mut Vec<Parked>,
         waiting: &mut VecDeque<(Option<SyncTicket>, Vec<Parked>)>,
+        out: &mut Outbox,
         drain: bool,
     ) {
         let ticket = registry.start_settle();
@@ -282,13 +283,13 @@ impl UdpControl {
                 break;
             }
             if let Some((_, replies)) = waiting.pop_front() {
-                self.send_parked(replies);
+                self.send_parked(replies, out);
             }
         }
     }
 
-    fn send_parked(&self, replies: Vec<Parked>) {
-        let mut out = Outbox::default();
+    /// Sends parked replies through `out` (empty on entry; its buffers are reused).
+    fn send_parked(&self, replies: Vec<Parked>, out: &mut Outbox) {
         for p in &replies {
             out.push(p.sock, p.to, &p.reply);
         }
