@@ -51,7 +51,7 @@ fn worker(srtp_from_a: Option<CryptoAttribute>) -> Worker {
     };
     w.apply_now(WorkerCmd::Configure {
         id: A,
-        cfg: Box::new(cfg(B, "192.0.2.1:40000", srtp_from_a)),
+        cfg: Box::new(cfg(B, "192.0.2.1:40000", srtp_from_a.map(Box::new))),
     });
     w.apply_now(WorkerCmd::Configure {
         id: B,

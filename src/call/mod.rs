@@ -863,10 +863,10 @@ fn configure_pair(
                         loop_protect,
                         rtp: protocol.to_ascii_uppercase().contains("RTP"),
                         payload_types: me.codecs.inbound.clone(),
-                        srtp_recv: me.sdes.recv.clone(),
-                        srtp_send: me.sdes.send.clone(),
-                        ice: webrtc::ice_config(me),
-                        dtls: webrtc::dtls_config(me),
+                        srtp_recv: me.sdes.recv.clone().map(Box::new),
+                        srtp_send: me.sdes.send.clone().map(Box::new),
+                        ice: webrtc::ice_config(me).map(Box::new),
+                        dtls: webrtc::dtls_config(me).map(Box::new),
                     },
                 );
             }
