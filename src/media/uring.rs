@@ -83,6 +83,24 @@ pub(super) struct Uring {
     gens: Vec<u32>,
     gen: u32,
     min_timeout: bool,
+    /// Per socket token, its slot in the ring's registered-file table ([`NO_FILE`]: none, the
+    /// fd is used). A registered socket costs the kernel no file lookup per send, as with the
+    /// floor relay the engine is measured against.
+    files: Vec<u32>,
+    free_files: Vec<u32>,
+    next_file: u32,
+    /// Size of the registered-file table (0: none could be registered).
+    file_cap: u32,
+}
+
+/// No registered-file slot.
+const NO_FILE: u32 = u32::MAX;
+
+/// A socket as a request names it.
+#[derive(Clone, Copy)]
+enum Target {
+    Fixed(u32),
+    Fd(RawFd),
 }
 
 // SAFETY: the raw pointers point into memory the Uring owns (the buffer-ring mapping, the
@@ -91,7 +109,9 @@ unsafe impl Send for Uring {}
 
 impl Uring {
     /// Sets up the ring, the provided buffers and the send pool; an error means "use epoll".
-    pub(super) fn new() -> io::Result<Uring> {
+    /// `files`: how many sockets the worker may have (its port range, every address): the
+    /// size of the registered-file table, which is kernel memory (8 bytes a slot).
+    pub(super) fn new(files: u32) -> io::Result<Uring> {
         let ring = IoUring::builder()
             .setup_single_issuer()
             .setup_defer_taskrun()
@@ -99,6 +119,14 @@ impl Uring {
             .setup_cqsize(16384)
             .build(1024)?;
         let min_timeout = ring.params().is_feature_min_timeout();
+        // Without a table (an old kernel, a memory limit) sockets are used by fd.
+        let file_cap = match ring.submitter().register_files_sparse(files) {
+            Ok(()) => files,
+            Err(e) => {
+                tracing::warn!("io_uring: no registered-file table ({e}); sockets used by fd");
+                0
+            }
+        };
         let bufs = BufRing::new(NBUF, BUF_SIZE)?;
         // SAFETY: the ring memory stays mapped until `bufs` drops, after `ring` closed.
         unsafe {
@@ -121,6 +149,10 @@ impl Uring {
             gens: Vec::new(),
             gen: 0,
             min_timeout,
+            files: Vec::new(),
+            free_files: Vec::new(),
+            next_file: 0,
+            file_cap,
         };
         u.self_test()?;
         Ok(u)
@@ -196,14 +228,66 @@ impl Uring {
         }
         self.gen = (self.gen % 0xff_ffff) + 1;
         self.gens[tok] = self.gen;
+        self.register_file(tok, fd);
         self.push_recv(fd, index, self.gen)
     }
 
+    /// Puts socket `fd` (token `tok`) into the registered-file table, if there is room.
+    fn register_file(&mut self, tok: usize, fd: RawFd) {
+        if self.files.len() <= tok {
+            self.files.resize(tok + 1, NO_FILE);
+        }
+        let slot = match self.free_files.pop() {
+            Some(s) => s,
+            None if self.next_file < self.file_cap => {
+                self.next_file += 1;
+                self.next_file - 1
+            }
+            None => return,
+        };
+        match self.ring.submitter().register_files_update(slot, &[fd]) {
+            Ok(_) => self.files[tok] = slot,
+            Err(e) => {
+                tracing::debug!("io_uring: cannot register a socket ({e}); used by fd");
+                self.free_files.push(slot);
+            }
+        }
+    }
+
+    /// Takes token `tok`'s socket out of the registered-file table. Requests still using it
+    /// keep their own reference until they complete.
+    fn unregister_file(&mut self, tok: usize) {
+        let Some(slot) = self.files.get_mut(tok) else {
+            return;
+        };
+        let slot = std::mem::replace(slot, NO_FILE);
+        if slot == NO_FILE {
+            return;
+        }
+        match self.ring.submitter().register_files_update(slot, &[-1]) {
+            Ok(_) => self.free_files.push(slot),
+            // Left in the table (a kernel refusing to clear its own slot): never reused, so
+            // no other socket is ever reached through it.
+            Err(e) => tracing::error!("io_uring: cannot unregister a socket: {e}"),
+        }
+    }
+
+    /// How a request names token `tok`'s socket `fd`.
+    fn target(&self, tok: usize, fd: RawFd) -> Target {
+        match self.files.get(tok) {
+            Some(&slot) if slot != NO_FILE => Target::Fixed(slot),
+            _ => Target::Fd(fd),
+        }
+    }
+
     fn push_recv(&mut self, fd: RawFd, index: u32, gen: u32) -> io::Result<()> {
-        let e = opcode::RecvMsgMulti::new(types::Fd(fd), &*self.msg, GROUP)
-            .build()
-            .user_data(ud(TAG_RECV, gen, index));
-        self.push(&e)
+        let e = match self.target(index as usize, fd) {
+            Target::Fixed(slot) => {
+                opcode::RecvMsgMulti::new(types::Fixed(slot), &*self.msg, GROUP).build()
+            }
+            Target::Fd(fd) => opcode::RecvMsgMulti::new(types::Fd(fd), &*self.msg, GROUP).build(),
+        };
+        self.push(&e.user_data(ud(TAG_RECV, gen, index)))
     }
 
     /// Cancels the receive armed for socket token `tok`; its completions are stale from now.
@@ -218,7 +302,9 @@ impl Uring {
         let e = opcode::AsyncCancel::new(ud(TAG_RECV, gen, tok as u32))
             .build()
             .user_data(ud(TAG_CANCEL, 0, 0));
-        self.push(&e)
+        self.push(&e)?;
+        self.unregister_file(tok);
+        Ok(())
     }
 
     /// Hands queued requests to the kernel now (cancellations before a socket closes).
@@ -473,7 +559,8 @@ impl Worker {
             return;
         };
         let c = &self.counters;
-        let sock = peer.send_socket(fwd.rtcp_port);
+        let send_slot = peer.send_slot(fwd.rtcp_port);
+        let sock = peer.socket(send_slot).unwrap_or(&peer.rtp);
         if fwd.len > u.bufs.buf_size() {
             u.bufs.give(bid);
             super::send_counted(c, sock, &self.buf[..fwd.len], fwd.dest);
@@ -498,11 +585,18 @@ impl Worker {
         };
         // The buffer and the address stay untouched until this send's completion gives the
         // buffer back to the ring (the kernel cannot receive into it before).
-        let e = opcode::Send::new(types::Fd(sock.as_raw_fd()), out_ptr, fwd.len as u32)
-            .dest_addr(d as *const libc::sockaddr_storage as *const libc::sockaddr)
-            .dest_addr_len(dest.len())
-            .build()
-            .user_data(ud(TAG_SEND, 0, u32::from(bid)));
+        let d = d as *const libc::sockaddr_storage as *const libc::sockaddr;
+        let e = match u.target(token(fwd.peer, send_slot).0, sock.as_raw_fd()) {
+            Target::Fixed(f) => opcode::Send::new(types::Fixed(f), out_ptr, fwd.len as u32)
+                .dest_addr(d)
+                .dest_addr_len(dest.len())
+                .build(),
+            Target::Fd(fd) => opcode::Send::new(types::Fd(fd), out_ptr, fwd.len as u32)
+                .dest_addr(d)
+                .dest_addr_len(dest.len())
+                .build(),
+        }
+        .user_data(ud(TAG_SEND, 0, u32::from(bid)));
         if let Err(e) = u.push(&e) {
             tracing::trace!("cannot queue a send: {e}");
             u.bufs.give(bid);

@@ -328,10 +328,19 @@ impl Leg {
 
     /// The socket media to the party leaves from: RTP (`rtcp` false) or RTCP port.
     fn send_socket(&self, rtcp: bool) -> &MioUdp {
+        self.socket(self.send_slot(rtcp)).unwrap_or(&self.rtp)
+    }
+
+    /// The slot of the socket media to this party leaves from (see [`Leg::send_socket`]).
+    fn send_slot(&self, rtcp: bool) -> usize {
         let base = self.send_pair * 2;
-        self.socket(base + rtcp as usize)
-            .or_else(|| self.socket(base))
-            .unwrap_or(&self.rtp)
+        if self.socket(base + rtcp as usize).is_some() {
+            base + rtcp as usize
+        } else if self.socket(base).is_some() {
+            base
+        } else {
+            0
+        }
     }
 }
 
@@ -406,7 +415,12 @@ impl Worker {
     /// Runs until [`WorkerCmd::Shutdown`] or the control plane goes away.
     pub fn run(mut self) {
         if self.engine == IoEngine::Uring {
-            match uring::Uring::new() {
+            // A slot for every port of the range on every address a leg may have, up to
+            // 65536 (512 KB of kernel memory); sockets beyond are used by fd.
+            let (min, max) = self.port_range;
+            let ports = u32::from(max.saturating_sub(min)) + 1;
+            let addresses = 1 + MAX_EXTRA_ADDRESSES as u32;
+            match uring::Uring::new((ports * addresses).min(1 << 16)) {
                 Ok(u) => {
                     self.uring = Some(Box::new(u));
                     return self.run_uring();
