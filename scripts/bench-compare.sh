@@ -8,6 +8,7 @@
 # sockets live. Needs root (chrt) and release builds:
 #   cargo build --release --bins
 # Usage: scripts/bench-compare.sh [CALLS] [ROUNDS] [DURATION]   e.g. 500,1000 2 8
+# SKIP_LOAD=1 runs the control-plane part only.
 set -eu
 CALLS=${1:-500,1000}
 ROUNDS=${2:-2}
@@ -45,14 +46,24 @@ FU=$(start floor-uring "$T/rtpbridge-bench" floor --ng 127.0.0.1:22305 --ports 2
 PIDS="$PIDS $RB $RE0 $RU0 $RE $FE $FU"
 sleep 1
 
+if [ "${SKIP_LOAD:-0}" != 1 ]; then
 "$T/rtpbridge-bench" run --calls "$CALLS" --rounds "$ROUNDS" --duration "$DURATION" \
     --pin "$BENCH_CPU" --rt 20 \
     --targets rtpbridge=127.0.0.1:22302,pid=$RB rtpbridge-epoll=127.0.0.1:22301,pid=$RE0 \
     rtpbridge-uring-batch200=127.0.0.1:22306,pid=$RU0 \
     rtpengine=127.0.0.1:22303,pid=$RE floor-epoll=127.0.0.1:22304,pid=$FE \
     floor-uring=127.0.0.1:22305,pid=$FU
-for t in rtpbridge=22302,$RB rtpengine=22303,$RE floor-epoll=22304,$FE; do
-    name=${t%%=*}; rest=${t#*=}; port=${rest%%,*}; pid=${rest#*,}
-    echo "# control plane: $name"
-    "$T/rtpbridge-bench" control --ng 127.0.0.1:$port --pid "$pid" --duration 5 --pin "$BENCH_CPU"
+fi
+# Control plane: each server alone on its core (the others stopped: rtpengine's timer threads
+# wake up even when idle), in ROUNDS alternating rounds.
+for r in $(seq "$ROUNDS"); do
+    for t in rtpbridge=22302,$RB rtpengine=22303,$RE floor-epoll=22304,$FE; do
+        name=${t%%=*}; rest=${t#*=}; port=${rest%%,*}; pid=${rest#*,}
+        others=$(echo $PIDS | tr ' ' '\n' | grep -vx "$pid" | tr '\n' ' ')
+        kill -STOP $others
+        echo "# control plane: $name, round $r"
+        "$T/rtpbridge-bench" control --ng 127.0.0.1:$port --pid "$pid" --duration 5 \
+            --pin "$BENCH_CPU"
+        kill -CONT $others
+    done
 done

@@ -19,7 +19,7 @@ fn endpoint(w: &mut Writer, a: SocketAddr) {
         .key("family")
         .str(if a.is_ipv4() { "IPv4" } else { "IPv6" })
         .key("address")
-        .display(a.ip())
+        .ip(a.ip())
         .key("port")
         .uint(u64::from(a.port()))
         .end();
@@ -63,7 +63,7 @@ fn stream(w: &mut Writer, side: &MediaSide, rtcp: bool, totals: &mut [u64; 6]) {
         .key("local port")
         .uint(u64::from(if rtcp { leg.rtcp_port } else { leg.port }))
         .key("local address")
-        .display(leg.address)
+        .ip(leg.address)
         .key("family")
         .str(if leg.address.is_ipv4() {
             "IPv4"

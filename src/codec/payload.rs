@@ -79,7 +79,16 @@ impl PayloadTypes {
 
     /// Whether no allowed payload type is renumbered.
     pub fn is_identity(&self) -> bool {
-        (0..128u8).all(|pt| !self.allows(pt) || self.map[pt as usize] == pt)
+        // Only the allowed types (a handful) are looked at: this runs per leg configuration.
+        let mut bits = self.allowed;
+        while bits != 0 {
+            let pt = bits.trailing_zeros() as usize;
+            if self.map[pt] as usize != pt {
+                return false;
+            }
+            bits &= bits - 1;
+        }
+        true
     }
 
     /// The allowed payload types as a bitmap (bit n = payload type n).

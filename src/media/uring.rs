@@ -21,6 +21,11 @@
 //! the commands applied. ICE/DTLS timers bound the wait. `--wakeup-batch-us` after a busy
 //! round becomes the kernel's minimum wait (IORING_ENTER min-wait) where the kernel has it.
 //!
+//! Sockets: each watched socket also goes into the ring's registered-file table (a slot per
+//! socket token while it is watched), and receives and sends name it by slot: the kernel then
+//! looks up no file per request (the lookup was 4% of a worker's time at 1000 calls). A socket
+//! the table has no room for is used by fd.
+//!
 //! Removing a leg cancels its receives by user data; user data carries a generation per
 //! socket slot, so a late completion for a slab index that a new leg took is ignored.
 //! Datagrams larger than [`MAX_DATAGRAM`] (2048 bytes; rtpengine takes up to 8192) are
@@ -615,6 +620,60 @@ mod tests {
         for (tag, gen, index) in [(TAG_RECV, 1, 0), (TAG_SEND, 0xff_ffff, u32::MAX), (4, 7, 8)] {
             assert_eq!(ud_parts(ud(tag, gen, index)), (tag, gen, index));
         }
+    }
+
+    /// Waits for a receive completion of each token in `toks`, returning its buffers.
+    fn received(u: &mut Uring, toks: &[u32]) -> Vec<u32> {
+        let mut got = Vec::new();
+        let ts = types::Timespec::from(Duration::from_secs(2));
+        while got.len() < toks.len() {
+            let args = types::SubmitArgs::new().timespec(&ts);
+            u.ring
+                .submitter()
+                .submit_with_args(1, &args)
+                .expect("completions within 2 s");
+            let cqes: Vec<_> = u.ring.completion().collect();
+            for c in cqes {
+                let (tag, _, index) = ud_parts(c.user_data());
+                if tag == TAG_RECV && c.result() > 0 {
+                    got.push(index);
+                }
+                if let Some(bid) = cqueue::buffer_select(c.flags()) {
+                    u.bufs.give(bid);
+                }
+            }
+            u.bufs.publish();
+        }
+        got.sort_unstable();
+        got
+    }
+
+    #[test]
+    fn sockets_use_the_registered_file_table_while_it_has_room() {
+        let mut u = Uring::new(1).expect("io_uring with multishot receives");
+        let socks: Vec<_> = (0..3)
+            .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("bind"))
+            .collect();
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        u.arm(socks[0].as_raw_fd(), 0).expect("arm");
+        u.arm(socks[1].as_raw_fd(), 1).expect("arm");
+        assert!(matches!(u.target(0, -1), Target::Fixed(0)));
+        // The table is full: the second socket is used by fd, and receives all the same.
+        assert!(matches!(u.target(1, 7), Target::Fd(7)));
+        u.submit().expect("submit");
+        for s in &socks[..2] {
+            peer.send_to(b"x", s.local_addr().unwrap()).expect("send");
+        }
+        assert_eq!(received(&mut u, &[0, 1]), vec![0, 1]);
+        // A cancelled socket gives its slot back, and the next socket takes it.
+        u.cancel(0).expect("cancel");
+        assert!(matches!(u.target(0, 5), Target::Fd(5)));
+        u.arm(socks[2].as_raw_fd(), 2).expect("arm");
+        assert!(matches!(u.target(2, -1), Target::Fixed(0)));
+        u.submit().expect("submit");
+        peer.send_to(b"y", socks[2].local_addr().unwrap())
+            .expect("send");
+        assert_eq!(received(&mut u, &[2]), vec![2]);
     }
 
     #[test]

@@ -578,6 +578,35 @@ impl Writer {
         self
     }
 
+    /// An IP address as text; IPv4 (the common case) without the formatting machinery.
+    pub fn ip(&mut self, ip: std::net::IpAddr) -> &mut Self {
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                let mut text = [0u8; 15];
+                let mut n = 0;
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        text[n] = b'.';
+                        n += 1;
+                    }
+                    if octet >= 100 {
+                        text[n] = b'0' + octet / 100;
+                        n += 1;
+                    }
+                    if octet >= 10 {
+                        text[n] = b'0' + octet / 10 % 10;
+                        n += 1;
+                    }
+                    text[n] = b'0' + octet % 10;
+                    n += 1;
+                }
+                encode_bytes(&text[..n], &mut self.out);
+                self
+            }
+            v6 => self.display(v6),
+        }
+    }
+
     pub fn int(&mut self, i: i64) -> &mut Self {
         encode_int(i, &mut self.out);
         self
@@ -858,6 +887,24 @@ mod tests {
             outer.to_bytes(),
             [b"d1:x".as_slice(), &tree.to_bytes(), b"e"].concat()
         );
+    }
+
+    #[test]
+    fn writer_writes_addresses_as_display_does() {
+        for a in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.100.9",
+            "127.0.0.1",
+            "192.168.10.99",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: std::net::IpAddr = a.parse().unwrap();
+            let mut w = Writer::default();
+            w.ip(ip);
+            assert_eq!(w.finish().to_bytes(), OwnedValue::str(a).to_bytes(), "{a}");
+        }
     }
 
     #[test]

@@ -259,9 +259,13 @@ fn split_token(s: &str) -> (&str, &str) {
 }
 
 pub(crate) fn parse_origin(value: &str) -> Option<Origin<'_>> {
-    let p: Vec<&str> = value.splitn(7, ' ').collect();
+    let mut p = [""; 6];
+    let mut fields = value.splitn(7, ' ');
+    for f in &mut p {
+        *f = fields.next()?;
+    }
     // Six fields; the address may only be empty when more text follows it.
-    if p.len() < 6 || (p.len() == 6 && p[5].is_empty()) {
+    if p[5].is_empty() && fields.next().is_none() {
         return None;
     }
     Some(Origin {
