@@ -121,6 +121,7 @@ impl Uring {
             .setup_single_issuer()
             .setup_defer_taskrun()
             .setup_coop_taskrun()
+            .setup_taskrun_flag()
             .setup_cqsize(16384)
             .build(1024)?;
         let min_timeout = ring.params().is_feature_min_timeout();
