@@ -3,7 +3,7 @@
 //! io_uring). Each case runs on each engine: a plain relay with churn (the ports kept for the
 //! next call, or closed on delete, i.e. the receives cancelled), an SDES-SRTP relay checked
 //! against webrtc-srtp, and WebRTC legs (ICE + DTLS-SRTP) with the project's own ICE/DTLS test
-//! peer; and io_uring's datagram sizes and buffer ring.
+//! peer; and io_uring's datagram sizes, buffer ring and registered-file table.
 
 mod common;
 use common::*;
@@ -26,6 +26,11 @@ fn check_engine(srv: &Server, engine: &str) {
         eprintln!("io_uring refused by this kernel: the epoll fallback was tested");
         return;
     }
+    assert!(
+        !srv.log_contains("no registered-file table"),
+        "{:?}",
+        srv.log.lock().unwrap()
+    );
     let want = if engine == "uring" {
         "media worker uses io_uring"
     } else {
@@ -259,4 +264,54 @@ mod webrtc {
             ..CASE
         });
     }
+}
+
+/// The io_uring registered-file table is sized within the open-file limit (the kernel refuses
+/// a table larger than RLIMIT_NOFILE, and every socket was then used by fd): a server whose
+/// port range and addresses call for 400 slots, under a limit of 200 files, still gets its
+/// table and relays.
+#[test]
+fn registered_file_table_fits_the_open_file_limit() {
+    use std::os::unix::process::CommandExt;
+    let ng = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (pmin, pmax) = (29000u16, 29099u16);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rtpbridge"));
+    cmd.args([
+        "--config-file=none",
+        "-f",
+        "-E",
+        "-L",
+        "7",
+        "-i",
+        "127.0.0.1",
+        "--io-engine=uring",
+        "-n",
+        &ng.to_string(),
+        "-m",
+        &pmin.to_string(),
+        "-M",
+        &pmax.to_string(),
+    ]);
+    // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 200,
+                rlim_max: 200,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let srv = Server::spawn_command(cmd, ng, pmin, pmax);
+    let c = srv.client();
+    let call = plain_call(&c, "fd-limit", "", "", &[]);
+    relay_check(&call.a, call.to_a_side, &call.b, call.to_b_side, 20, 0x3333);
+    relay_check(&call.b, call.to_b_side, &call.a, call.to_a_side, 20, 0x4444);
+    check_engine(&srv, "uring");
 }

@@ -263,6 +263,19 @@ fn bind_pair(
 /// Raises the process's open-file limit to its hard limit (every call holds four or more
 /// sockets, and ports kept open between calls hold theirs; a default soft limit of 1024 would
 /// stop a server at about 250 calls). Returns the (soft) limit now in force.
+/// The process's current limit on open files (`RLIMIT_NOFILE`, soft).
+pub fn fd_limit() -> io::Result<libc::rlim_t> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct passed in.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(lim.rlim_cur)
+}
+
 pub fn raise_fd_limit() -> io::Result<libc::rlim_t> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,

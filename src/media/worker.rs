@@ -416,11 +416,14 @@ impl Worker {
     pub fn run(mut self) {
         if self.engine == IoEngine::Uring {
             // A slot for every port of the range on every address a leg may have, up to
-            // 65536 (512 KB of kernel memory); sockets beyond are used by fd.
+            // 65536 (512 KB of kernel memory) and the open-file limit (the kernel refuses a
+            // larger table); sockets beyond are used by fd.
             let (min, max) = self.port_range;
             let ports = u32::from(max.saturating_sub(min)) + 1;
             let addresses = 1 + MAX_EXTRA_ADDRESSES as u32;
-            match uring::Uring::new((ports * addresses).min(1 << 16)) {
+            let fds =
+                super::ports::fd_limit().map_or(1024, |l| u32::try_from(l).unwrap_or(u32::MAX));
+            match uring::Uring::new((ports * addresses).min(1 << 16).min(fds)) {
                 Ok(u) => {
                     self.uring = Some(Box::new(u));
                     return self.run_uring();

@@ -65,8 +65,14 @@ impl Server {
     }
 
     pub fn spawn(args: Vec<String>, ng: SocketAddr, port_min: u16, port_max: u16) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rtpbridge"))
-            .args(&args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtpbridge"));
+        cmd.args(&args);
+        Server::spawn_command(cmd, ng, port_min, port_max)
+    }
+
+    /// [`Server::spawn`] for a command the caller has set up (limits, environment).
+    pub fn spawn_command(mut cmd: Command, ng: SocketAddr, port_min: u16, port_max: u16) -> Server {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
