@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use super::model::{Call, MediaSide};
 use super::Registry;
-use crate::media::stats::CounterSnapshot;
 use crate::ng::bencode::{OwnedValue, Writer};
 
 fn int(v: u64) -> OwnedValue {
@@ -25,14 +24,15 @@ fn endpoint(w: &mut Writer, a: SocketAddr) {
         .end();
 }
 
-fn counters(w: &mut Writer, s: &CounterSnapshot) {
+/// A `{packets, bytes, errors}` dictionary (a stream's counters, or a total).
+fn counters(w: &mut Writer, [packets, bytes, errors]: [u64; 3]) {
     w.dict()
         .key("packets")
-        .uint(s.packets)
+        .uint(packets)
         .key("bytes")
-        .uint(s.bytes)
+        .uint(bytes)
         .key("errors")
-        .uint(s.errors)
+        .uint(errors)
         .end();
 }
 
@@ -88,7 +88,7 @@ fn stream(w: &mut Writer, side: &MediaSide, rtcp: bool, totals: &mut [u64; 6]) {
     if !rtcp && leg.stats.has_ssrc.load(Relaxed) {
         w.key("SSRC").uint(u64::from(leg.stats.ssrc.load(Relaxed)));
     }
-    counters(w.key("stats"), &snap);
+    counters(w.key("stats"), [snap.packets, snap.bytes, snap.errors]);
     w.end();
 }
 
@@ -160,15 +160,7 @@ pub fn call_stats(call: &Call) -> OwnedValue {
     let mut w = Writer::with_capacity(128);
     w.dict();
     for (name, b) in [("RTP", 0), ("RTCP", 3)] {
-        w.key(name)
-            .dict()
-            .key("packets")
-            .uint(totals[b])
-            .key("bytes")
-            .uint(totals[b + 1])
-            .key("errors")
-            .uint(totals[b + 2])
-            .end();
+        counters(w.key(name), [totals[b], totals[b + 1], totals[b + 2]]);
     }
     w.end();
     let totals = w.finish();

@@ -260,11 +260,8 @@ fn bind_pair(
     Ok((rtp, rtcp))
 }
 
-/// Raises the process's open-file limit to its hard limit (every call holds four or more
-/// sockets, and ports kept open between calls hold theirs; a default soft limit of 1024 would
-/// stop a server at about 250 calls). Returns the (soft) limit now in force.
-/// The process's current limit on open files (`RLIMIT_NOFILE`, soft).
-pub fn fd_limit() -> io::Result<libc::rlim_t> {
+/// The process's open-file limits (`RLIMIT_NOFILE`).
+fn nofile() -> io::Result<libc::rlimit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -273,30 +270,31 @@ pub fn fd_limit() -> io::Result<libc::rlim_t> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(lim.rlim_cur)
+    Ok(lim)
 }
 
+/// The process's current (soft) limit on open files.
+pub fn fd_limit() -> io::Result<libc::rlim_t> {
+    nofile().map(|l| l.rlim_cur)
+}
+
+/// Raises the process's open-file limit to its hard limit (every call holds four or more
+/// sockets, and ports kept open between calls hold theirs; a default soft limit of 1024 would
+/// stop a server at about 250 calls). Returns the (soft) limit now in force.
 pub fn raise_fd_limit() -> io::Result<libc::rlim_t> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let lim = nofile()?;
     if lim.rlim_cur < lim.rlim_max {
         let want = libc::rlimit {
             rlim_cur: lim.rlim_max,
             rlim_max: lim.rlim_max,
         };
-        // SAFETY: as above.
+        // SAFETY: setrlimit only reads the struct passed in.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        lim.rlim_cur = lim.rlim_max;
     }
-    Ok(lim.rlim_cur)
+    // The soft limit is now the hard one (it never exceeds it).
+    Ok(lim.rlim_max)
 }
 
 #[cfg(test)]
@@ -363,11 +361,7 @@ mod tests {
     #[test]
     fn the_fd_limit_is_raised_to_the_hard_limit() {
         let now = raise_fd_limit().expect("getrlimit");
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        let lim = nofile().expect("getrlimit");
         assert_eq!(
             lim.rlim_cur, lim.rlim_max,
             "soft limit raised to the hard one"

@@ -617,12 +617,6 @@ impl Writer {
         self.int(n.min(i64::MAX as u64) as i64)
     }
 
-    /// An [`OwnedValue`] as a value, for the odd small piece built the usual way.
-    pub fn value(&mut self, v: &OwnedValue) -> &mut Self {
-        v.encode(&mut self.out);
-        self
-    }
-
     pub fn finish(self) -> OwnedValue {
         debug_assert_eq!(self.depth, 0, "bencode writer: container left open");
         OwnedValue::Encoded(self.out)
