@@ -34,13 +34,13 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use mio::Events;
 
 use super::{bump, token, Worker, RECV_BUF, SLOTS};
-use crate::media::bufring::{parse_sockaddr, BufRing};
+use crate::media::bufring::{parse_sockaddr, write_sockaddr, BufRing};
 
 const TAG_RECV: u64 = 1;
 const TAG_SEND: u64 = 2;
@@ -399,11 +399,14 @@ impl Worker {
         }
         let mut cqes: Vec<(u64, i32, u32)> = Vec::with_capacity(4096);
         let mut busy = false;
+        let mut wall = super::UnixClock::default();
+        // When the previous round ended: the next wait's timeout is counted from it.
+        let mut done = Instant::now();
         loop {
             let timeout = self
                 .timers
                 .peek()
-                .map(|std::cmp::Reverse((t, _, _))| t.saturating_duration_since(Instant::now()))
+                .map(|std::cmp::Reverse((t, _, _))| t.saturating_duration_since(done))
                 .unwrap_or(IDLE_WAIT)
                 .min(IDLE_WAIT);
             let batch_us = if busy {
@@ -426,13 +429,24 @@ impl Worker {
                     .map(|c| (c.user_data(), c.result(), c.flags())),
             );
             let now = Instant::now();
-            let unix = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
+            let unix = wall.secs(now);
             // Commands first (see the epoll loop).
             if !self.rx.is_empty() && !self.handle_commands() {
                 return;
+            }
+            // Start the legs' cache misses for the whole batch before handling its first packet.
+            for stage in 0..2 {
+                for &(user, _, _) in &cqes {
+                    let (tag, _, index) = ud_parts(user);
+                    if tag == TAG_RECV {
+                        let idx = index as usize / SLOTS;
+                        if stage == 0 {
+                            self.prefetch_leg(idx);
+                        } else {
+                            self.prefetch_peer(idx);
+                        }
+                    }
+                }
             }
             let mut packets = 0usize;
             for &(user, res, flags) in &cqes {
@@ -478,7 +492,8 @@ impl Worker {
                 u.bufs.publish();
             }
             busy = packets > 1;
-            self.run_timers(Instant::now());
+            done = Instant::now();
+            self.run_timers(done);
         }
     }
 
@@ -576,30 +591,22 @@ impl Worker {
         let out = u.bufs.buf_mut(bid, fwd.len);
         out.copy_from_slice(&self.buf[..fwd.len]);
         let out_ptr = out.as_ptr();
-        let dest = socket2::SockAddr::from(fwd.dest);
         let Some(d) = u.dests.get_mut(usize::from(bid)) else {
             u.bufs.give(bid);
             return;
         };
-        // SAFETY: a SockAddr holds at most a sockaddr_storage; copying its bytes into one.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                dest.as_ptr() as *const u8,
-                d as *mut libc::sockaddr_storage as *mut u8,
-                dest.len() as usize,
-            )
-        };
+        let dest_len = write_sockaddr(fwd.dest, d);
         // The buffer and the address stay untouched until this send's completion gives the
         // buffer back to the ring (the kernel cannot receive into it before).
         let d = d as *const libc::sockaddr_storage as *const libc::sockaddr;
         let e = match u.target(token(fwd.peer, send_slot).0, sock.as_raw_fd()) {
             Target::Fixed(f) => opcode::Send::new(types::Fixed(f), out_ptr, fwd.len as u32)
                 .dest_addr(d)
-                .dest_addr_len(dest.len())
+                .dest_addr_len(dest_len)
                 .build(),
             Target::Fd(fd) => opcode::Send::new(types::Fd(fd), out_ptr, fwd.len as u32)
                 .dest_addr(d)
-                .dest_addr_len(dest.len())
+                .dest_addr_len(dest_len)
                 .build(),
         }
         .user_data(ud(TAG_SEND, 0, u32::from(bid)));
@@ -686,6 +693,13 @@ mod tests {
             let b =
                 unsafe { std::slice::from_raw_parts(sa.as_ptr() as *const u8, sa.len() as usize) };
             assert_eq!(parse_sockaddr(b), Some(a));
+            // SAFETY: all zeroes is a valid sockaddr_storage.
+            let mut st: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+            let n = write_sockaddr(a, &mut st);
+            assert_eq!(n, sa.len());
+            // SAFETY: `st` is n bytes and more.
+            let w = unsafe { std::slice::from_raw_parts(&st as *const _ as *const u8, n as usize) };
+            assert_eq!(w, b, "{a} written as the kernel's own form");
         }
         assert_eq!(parse_sockaddr(&[0u8; 1]), None);
         assert_eq!(parse_sockaddr(&[0u8; 16]), None);
