@@ -842,5 +842,5 @@ fn record_call_without_recording_dir_is_harmless() {
     assert!(recordings(&call.offer_reply).is_empty());
     play(&call.a, &call.b, SSRC_A, 0..3);
     delete(&c, "rec-nodir");
-    assert!(srv.log_contains("no recording directory is configured"));
+    assert!(srv.await_log("no recording directory is configured"));
 }

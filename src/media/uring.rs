@@ -5,9 +5,12 @@
 //! provided-buffer ring; a completion's datagram is copied into the worker's receive buffer and
 //! goes through the same [`Worker::relay`] as with epoll. What it forwards is copied back
 //! into the provided buffer it arrived in, which is queued as a `send` with a destination
-//! address and given back to the ring when the send completes (a dropped datagram's buffer goes
-//! back at once); all the sends queued while handling one batch of completions reach the kernel
-//! in the next `io_uring_enter`, which also waits for the next completions. A forwarded datagram
+//! address (a dropped datagram's buffer goes back at once); all the sends queued while handling
+//! one batch of completions reach the kernel in the next `io_uring_enter`, which also waits for
+//! the next completions. Where the kernel can skip completions (5.17), sends are quiet: a
+//! successful one posts none, and its buffer goes back to the ring once that `io_uring_enter`
+//! has issued it (see [`Uring::reclaim_sent`]); elsewhere a buffer goes back when its send's
+//! completion arrives. A forwarded datagram
 //! larger than a buffer (possible only when SRTP protection grows one that nearly filled it)
 //! is sent with a plain `sendto`.
 //!
@@ -96,6 +99,11 @@ pub(super) struct Uring {
     next_file: u32,
     /// Size of the registered-file table (0: none could be registered).
     file_cap: u32,
+    /// Sends complete silently (`IOSQE_CQE_SKIP_SUCCESS`): see [`Uring::reclaim_sent`].
+    quiet_sends: bool,
+    /// With `quiet_sends`: the buffers of the sends queued since the submission queue was last
+    /// seen empty.
+    sent: Vec<u16>,
 }
 
 /// No registered-file slot.
@@ -125,6 +133,7 @@ impl Uring {
             .setup_cqsize(16384)
             .build(1024)?;
         let min_timeout = ring.params().is_feature_min_timeout();
+        let quiet_sends = ring.params().is_feature_skip_cqe_on_success();
         // Without a table (an old kernel, a memory limit) sockets are used by fd.
         let file_cap = match ring.submitter().register_files_sparse(files) {
             Ok(()) => files,
@@ -159,6 +168,8 @@ impl Uring {
             free_files: Vec::new(),
             next_file: 0,
             file_cap,
+            quiet_sends,
+            sent: Vec::with_capacity(NBUF),
         };
         u.self_test()?;
         Ok(u)
@@ -218,6 +229,23 @@ impl Uring {
                 return Ok(());
             }
             self.ring.submit()?;
+            self.reclaim_sent();
+        }
+    }
+
+    /// Quiet sends: a send is issued while `io_uring_enter` takes it from the submission
+    /// queue, and with `MSG_DONTWAIT` it is never parked to wait for room (a full socket
+    /// buffer fails it, as a `sendto` would), so once the queue is empty every queued send has
+    /// copied its datagram into the kernel, or failed with a completion. Their buffers go back
+    /// to the ring then, and a successful send costs no completion at all (the kernel filling
+    /// one, this loop reading it). If the kernel left entries in the queue, the buffers wait
+    /// for a later call.
+    fn reclaim_sent(&mut self) {
+        if !self.sent.is_empty() && self.ring.submission().is_empty() {
+            for &bid in &self.sent {
+                self.bufs.give(bid);
+            }
+            self.sent.clear();
         }
     }
 
@@ -315,7 +343,9 @@ impl Uring {
 
     /// Hands queued requests to the kernel now (cancellations before a socket closes).
     pub(super) fn submit(&mut self) -> io::Result<()> {
-        self.ring.submit().map(|_| ())
+        self.ring.submit()?;
+        self.reclaim_sent();
+        Ok(())
     }
 
     fn arm_wake(&mut self, fd: RawFd) -> io::Result<()> {
@@ -341,6 +371,7 @@ impl Uring {
             std::thread::sleep(Duration::from_micros(u64::from(batch_us)));
             self.ring.submitter().submit_with_args(1, &args)
         };
+        self.reclaim_sent();
         match r {
             Ok(_) => Ok(()),
             Err(e)
@@ -456,6 +487,9 @@ impl Worker {
                         let got = self.on_recv_cqe(gen, index as usize, res, flags, now, unix);
                         packets += usize::from(got);
                     }
+                    TAG_SEND if self.uring.as_ref().is_some_and(|u| u.quiet_sends) => {
+                        self.on_quiet_send_cqe(res, gen);
+                    }
                     TAG_SEND => {
                         let c = &self.counters;
                         if res >= 0 {
@@ -494,6 +528,19 @@ impl Worker {
             busy = packets > 1;
             done = Instant::now();
             self.run_timers(done);
+        }
+    }
+
+    /// A quiet send's completion, which only a failure posts: its buffer is back already,
+    /// and it was counted as relayed when queued (`len` is its length).
+    fn on_quiet_send_cqe(&mut self, res: i32, len: u32) {
+        if res < 0 {
+            let c = &self.counters;
+            tracing::trace!("send failed: {}", io::Error::from_raw_os_error(-res));
+            bump(&c.send_errors, 1);
+            // Adding the two's complement takes the send back out of the relayed counts.
+            bump(&c.relayed, 1u64.wrapping_neg());
+            bump(&c.relayed_bytes, u64::from(len).wrapping_neg());
         }
     }
 
@@ -599,21 +646,40 @@ impl Worker {
         // The buffer and the address stay untouched until this send's completion gives the
         // buffer back to the ring (the kernel cannot receive into it before).
         let d = d as *const libc::sockaddr_storage as *const libc::sockaddr;
+        let msg_flags = if u.quiet_sends { libc::MSG_DONTWAIT } else { 0 };
         let e = match u.target(token(fwd.peer, send_slot).0, sock.as_raw_fd()) {
             Target::Fixed(f) => opcode::Send::new(types::Fixed(f), out_ptr, fwd.len as u32)
                 .dest_addr(d)
                 .dest_addr_len(dest_len)
+                .flags(msg_flags)
                 .build(),
             Target::Fd(fd) => opcode::Send::new(types::Fd(fd), out_ptr, fwd.len as u32)
                 .dest_addr(d)
                 .dest_addr_len(dest_len)
+                .flags(msg_flags)
                 .build(),
-        }
-        .user_data(ud(TAG_SEND, 0, u32::from(bid)));
-        if let Err(e) = u.push(&e) {
-            tracing::trace!("cannot queue a send: {e}");
-            u.bufs.give(bid);
-            bump(&c.send_errors, 1);
+        };
+        let e = if u.quiet_sends {
+            e.flags(squeue::Flags::SKIP_SUCCESS).user_data(ud(
+                TAG_SEND,
+                fwd.len as u32,
+                u32::from(bid),
+            ))
+        } else {
+            e.user_data(ud(TAG_SEND, 0, u32::from(bid)))
+        };
+        match u.push(&e) {
+            Ok(()) if u.quiet_sends => {
+                u.sent.push(bid);
+                bump(&c.relayed, 1);
+                bump(&c.relayed_bytes, fwd.len as u64);
+            }
+            Ok(()) => {}
+            Err(e) => {
+                tracing::trace!("cannot queue a send: {e}");
+                u.bufs.give(bid);
+                bump(&c.send_errors, 1);
+            }
         }
     }
 }

@@ -123,6 +123,19 @@ impl Server {
     pub fn log_contains(&self, needle: &str) -> bool {
         self.log.lock().unwrap().iter().any(|l| l.contains(needle))
     }
+
+    /// Waits up to 10 s for a log line containing `needle` (the server's log reaches the test
+    /// through a reader thread, after the reply that follows it); true once it is there.
+    pub fn await_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.log_contains(needle) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        true
+    }
 }
 
 impl Drop for Server {
