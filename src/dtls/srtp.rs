@@ -222,8 +222,8 @@ impl SrtpContext {
             mki: [0; MAX_MKI_LEN],
             mki_len: 0,
             params: SessionParams::default(),
-            rtp_streams: SsrcTable::with_capacity(MAX_SSRCS),
-            rtcp_streams: SsrcTable::with_capacity(MAX_SSRCS),
+            rtp_streams: SsrcTable::new(MAX_SSRCS),
+            rtcp_streams: SsrcTable::new(MAX_SSRCS),
         }
     }
 

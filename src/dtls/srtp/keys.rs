@@ -5,7 +5,9 @@
 use aes::cipher::{
     array::Array, BlockCipherEncrypt, BlockSizeUser, InnerIvInit, KeyInit, StreamCipherCore,
 };
-use aes::{Aes128, Aes192, Aes256};
+// Encryption-only key schedules: counter mode and f8 only ever encrypt, and the full types
+// also hold the decryption round keys (`Aes128`: 352 bytes against 176).
+use aes::{Aes128Enc, Aes192Enc, Aes256Enc};
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use hmac::{Hmac, Mac};
@@ -49,9 +51,9 @@ pub(crate) fn derive(
     iv[7] ^= label as u8;
     out.fill(0);
     match master_key.len() {
-        16 => ctr_xor(&new_block::<Aes128>(master_key)?, &iv, out)?,
-        24 => ctr_xor(&new_block::<Aes192>(master_key)?, &iv, out)?,
-        32 => ctr_xor(&new_block::<Aes256>(master_key)?, &iv, out)?,
+        16 => ctr_xor(&new_block::<Aes128Enc>(master_key)?, &iv, out)?,
+        24 => ctr_xor(&new_block::<Aes192Enc>(master_key)?, &iv, out)?,
+        32 => ctr_xor(&new_block::<Aes256Enc>(master_key)?, &iv, out)?,
         n => {
             return Err(SrtpError::BadKeyLength {
                 expected: 16,
@@ -84,13 +86,13 @@ where
 /// A keyed cipher for one of SRTP or SRTCP.
 enum Cipher {
     Null,
-    Cm128(Aes128),
-    Cm192(Aes192),
-    Cm256(Aes256),
+    Cm128(Aes128Enc),
+    Cm192(Aes192Enc),
+    Cm256(Aes256Enc),
     /// AES-f8: the session key and the IV-encryption key `k_e XOR (k_s || 0x55..)`.
     F8 {
-        key: Aes128,
-        iv_key: Box<Aes128>,
+        key: Aes128Enc,
+        iv_key: Box<Aes128Enc>,
     },
     Gcm128(Box<Aes128Gcm>),
     Gcm256(Box<Aes256Gcm>),
@@ -323,7 +325,7 @@ fn xor_into(dst: &mut [u8], src: &[u8]) {
 
 /// AES-f8 (RFC 3711 section 4.1.2): `IV' = E(k_e XOR m, IV)`, then
 /// `S(j) = E(k_e, IV' XOR j XOR S(j-1))` with `S(-1) = 0`.
-fn f8_xor(key: &Aes128, iv_key: &Aes128, iv: &[u8; 16], data: &mut [u8]) {
+fn f8_xor(key: &Aes128Enc, iv_key: &Aes128Enc, iv: &[u8; 16], data: &mut [u8]) {
     let mut iv_prime = aes::Block::from(*iv);
     iv_key.encrypt_block(&mut iv_prime);
     let mut s = [0u8; 16];
@@ -378,7 +380,7 @@ mod tests {
     /// RFC 3711 appendix B.2: the AES-CM keystream for a session key and shifted salt.
     #[test]
     fn rfc3711_b2_aes_cm_keystream() {
-        let key = Aes128::new_from_slice(&hex("2B7E151628AED2A6ABF7158809CF4F3C")).unwrap();
+        let key = Aes128Enc::new_from_slice(&hex("2B7E151628AED2A6ABF7158809CF4F3C")).unwrap();
         let iv: [u8; 16] = hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000").try_into().unwrap();
         let mut ks = vec![0u8; 65282 * 16];
         ctr_xor(&key, &iv, &mut ks).unwrap();
@@ -402,7 +404,7 @@ mod tests {
         let masked: Vec<u8> = m.iter().zip(&key).map(|(a, b)| a ^ b).collect();
         assert_eq!(masked, hex("11baae0dd132eb4d3968b41ffb278379"));
         let iv: [u8; 16] = hex("006e5cba50681de55c621599d462564a").try_into().unwrap();
-        let iv_key = Aes128::new_from_slice(&masked).unwrap();
+        let iv_key = Aes128Enc::new_from_slice(&masked).unwrap();
         let mut iv_prime = aes::Block::from(iv);
         iv_key.encrypt_block(&mut iv_prime);
         assert_eq!(iv_prime.to_vec(), hex("595b699bbd3bc0df26062093c1ad8f73"));
@@ -410,7 +412,7 @@ mod tests {
         let mut data =
             hex("70736575646f72616e646f6d6e657373 20697320746865206e65787420626573 74207468696e67");
         f8_xor(
-            &Aes128::new_from_slice(&key).unwrap(),
+            &Aes128Enc::new_from_slice(&key).unwrap(),
             &iv_key,
             &iv,
             &mut data,
