@@ -643,8 +643,9 @@ impl Worker {
             return;
         };
         let dest_len = write_sockaddr(fwd.dest, d);
-        // The buffer and the address stay untouched until this send's completion gives the
-        // buffer back to the ring (the kernel cannot receive into it before).
+        // The buffer and the address stay untouched until the buffer goes back to the ring:
+        // at this send's completion, or for a quiet send once the kernel has issued it (see
+        // `reclaim_sent`); the kernel cannot receive into it before.
         let d = d as *const libc::sockaddr_storage as *const libc::sockaddr;
         let msg_flags = if u.quiet_sends { libc::MSG_DONTWAIT } else { 0 };
         let e = match u.target(token(fwd.peer, send_slot).0, sock.as_raw_fd()) {

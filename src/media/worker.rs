@@ -1321,10 +1321,7 @@ impl Worker {
     #[inline]
     pub(super) fn prefetch_leg(&self, idx: usize) {
         if let Some(leg) = self.legs.get(idx) {
-            let base = leg as *const Leg as *const u8;
-            prefetch(base);
-            prefetch(base.wrapping_add(64));
-            prefetch(&leg.rtp_latch);
+            prefetch_lines(leg);
         }
     }
 
@@ -1337,12 +1334,19 @@ impl Worker {
         };
         prefetch(Arc::as_ptr(&leg.stats));
         if let Some(peer) = leg.peer.and_then(|(p, _)| self.legs.get(p)) {
-            let base = peer as *const Leg as *const u8;
-            prefetch(base);
-            prefetch(base.wrapping_add(64));
-            prefetch(&peer.rtp_latch);
+            prefetch_lines(peer);
         }
     }
+}
+
+/// The lines of a leg the packet path reads: its first two (see the field order) and its RTP
+/// latch.
+#[inline(always)]
+fn prefetch_lines(leg: &Leg) {
+    let base = leg as *const Leg as *const u8;
+    prefetch(base);
+    prefetch(base.wrapping_add(64));
+    prefetch(&leg.rtp_latch);
 }
 
 /// Where [`Worker::relay`] decided a packet goes.
