@@ -22,6 +22,9 @@ fn server(engine: &str, extra: &[&str]) -> Server {
 /// The workers really ran `engine` (or, on a kernel that refuses io_uring, said they fell
 /// back to epoll).
 fn check_engine(srv: &Server, engine: &str) {
+    // Each worker says which engine it runs as it starts, which can be after the server
+    // first answers.
+    assert!(srv.await_log("media worker uses"), "no engine reported");
     if engine == "uring" && srv.log_contains("io_uring unavailable") {
         eprintln!("io_uring refused by this kernel: the epoll fallback was tested");
         return;
@@ -364,6 +367,221 @@ mod webrtc {
             v6_peer: true,
             ..CASE
         });
+    }
+}
+
+/// io_uring's connected twins: a media socket's second socket on its port, connected to
+/// where its party receives, that relayed datagrams leave through (no route lookup per
+/// send) and that the party's own datagrams then arrive on.
+mod twins {
+    use crate::common::*;
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+    use std::time::Duration;
+
+    use crate::common::plain_call as setup;
+
+    /// The process's IPv4 UDP sockets: (local address, remote address if connected), from
+    /// /proc/<pid>/net/udp and the process's descriptors.
+    fn udp_sockets(pid: u32) -> Vec<(SocketAddr, Option<SocketAddr>)> {
+        let inodes: std::collections::HashSet<String> =
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .unwrap()
+                .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter_map(|l| {
+                    let l = l.to_string_lossy().into_owned();
+                    Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+                })
+                .collect();
+        let addr = |hex: &str| {
+            let (ip, port) = hex.split_once(':').unwrap();
+            let ip = u32::from_str_radix(ip, 16).unwrap();
+            let port = u16::from_str_radix(port, 16).unwrap();
+            // The kernel prints the address as it is in memory (network order) read as a
+            // native (little-endian) int.
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip.swap_bytes())), port)
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/net/udp"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                if !inodes.contains(f[9]) {
+                    return None;
+                }
+                let remote = addr(f[2]);
+                Some((addr(f[1]), (remote.port() != 0).then_some(remote)))
+            })
+            .collect()
+    }
+
+    /// The remote addresses of the process's connected sockets on local `port`.
+    fn connected_on(pid: u32, port: u16) -> Vec<SocketAddr> {
+        udp_sockets(pid)
+            .into_iter()
+            .filter(|(l, _)| l.port() == port)
+            .filter_map(|(_, r)| r)
+            .collect()
+    }
+
+    /// Receives `n` datagrams on `s` and returns their RTP sequence numbers.
+    fn seqs(s: &UdpSocket, n: usize) -> Vec<u16> {
+        (0..n)
+            .map(|_| {
+                let (p, _) = recv(s);
+                u16::from_be_bytes([p[2], p[3]])
+            })
+            .collect()
+    }
+
+    /// Both parties send at once, so each side's twin is connected while the other's
+    /// datagrams are on their way: every datagram arrives once and in order across the
+    /// switch. Each side then has a twin connected to its party, and no other socket can
+    /// bind the shared ports.
+    #[test]
+    fn media_stays_in_order_across_the_switch_and_the_ports_stay_private() {
+        let srv = crate::server("uring", &[]);
+        let c = srv.client();
+        crate::check_engine(&srv, "uring");
+        if srv.log_contains("io_uring unavailable") {
+            return;
+        }
+        let pid = srv.child.id();
+        for round in 0..3 {
+            let id = format!("twins-{round}");
+            let call = setup(&c, &id, "", "", &[]);
+            const N: u16 = 100;
+            for seq in 0..N {
+                call.a
+                    .send_to(&rtp(0x1111, seq, 1), ("127.0.0.1", call.to_a_side))
+                    .unwrap();
+                call.b
+                    .send_to(&rtp(0x2222, seq, 2), ("127.0.0.1", call.to_b_side))
+                    .unwrap();
+            }
+            let want: Vec<u16> = (0..N).collect();
+            assert_eq!(seqs(&call.b, N.into()), want, "A to B, in order");
+            assert_eq!(seqs(&call.a, N.into()), want, "B to A, in order");
+            assert_eq!(
+                connected_on(pid, call.to_a_side),
+                vec![call.a.local_addr().unwrap()],
+                "A's side has one twin, connected to A"
+            );
+            assert_eq!(
+                connected_on(pid, call.to_b_side),
+                vec![call.b.local_addr().unwrap()]
+            );
+            assert!(UdpSocket::bind(("127.0.0.1", call.to_a_side)).is_err());
+            let shared = socket2::Socket::new(
+                socket2::Domain::IPV4,
+                socket2::Type::DGRAM,
+                Some(socket2::Protocol::UDP),
+            )
+            .unwrap();
+            shared.set_reuse_port(true).unwrap();
+            let port: SocketAddr = ([127, 0, 0, 1], call.to_b_side).into();
+            assert!(
+                shared.bind(&port.into()).is_err(),
+                "SO_REUSEPORT joins no port"
+            );
+            c.ok(&[
+                ("command", s("delete")),
+                ("call-id", s(&id)),
+                ("delete-delay", Value::Int(0)),
+            ]);
+        }
+    }
+
+    /// A party that moves (IP handover, same stream) is latched at its new address after
+    /// proving continuity; the twin follows it there, and media keeps flowing in order.
+    #[test]
+    fn the_twin_follows_a_party_that_moves() {
+        let srv = crate::server("uring", &[]);
+        let c = srv.client();
+        crate::check_engine(&srv, "uring");
+        if srv.log_contains("io_uring unavailable") {
+            return;
+        }
+        let pid = srv.child.id();
+        let call = setup(&c, "twin-moves", "", "", &[]);
+        relay_check(&call.a, call.to_a_side, &call.b, call.to_b_side, 20, 0x1111);
+        relay_check(&call.b, call.to_b_side, &call.a, call.to_a_side, 20, 0x2222);
+        assert_eq!(
+            connected_on(pid, call.to_a_side),
+            vec![call.a.local_addr().unwrap()]
+        );
+        // A moves: the same stream, continued from a new address.
+        let a2 = udp("127.0.0.2:0");
+        for seq in 20..40u16 {
+            a2.send_to(&rtp(0x1111, seq, 3), ("127.0.0.1", call.to_a_side))
+                .unwrap();
+        }
+        // The tenth proves continuity (default): it and the rest pass.
+        assert_eq!(seqs(&call.b, 11), (29..40).collect::<Vec<_>>());
+        // What B sends now goes to A's new address, in order; the twin moves there.
+        for seq in 20..60u16 {
+            call.b
+                .send_to(&rtp(0x2222, seq, 4), ("127.0.0.1", call.to_b_side))
+                .unwrap();
+        }
+        assert_eq!(seqs(&a2, 40), (20..60).collect::<Vec<_>>());
+        assert_eq!(
+            connected_on(pid, call.to_a_side),
+            vec![a2.local_addr().unwrap()],
+            "the twin moved to A's new address"
+        );
+        for seq in 40..80u16 {
+            a2.send_to(&rtp(0x1111, seq, 5), ("127.0.0.1", call.to_a_side))
+                .unwrap();
+        }
+        assert_eq!(seqs(&call.b, 40), (40..80).collect::<Vec<_>>());
+    }
+
+    /// A party whose port is closed makes the kernel answer with ICMP port unreachable, which
+    /// a connected socket reports as an error: the relay counts the refused sends, and once
+    /// the party is back on its port the media reaches it again (at most the first datagram
+    /// is lost to an error still pending on the twin).
+    #[test]
+    fn a_party_that_was_unreachable_gets_media_again() {
+        let srv = crate::server("uring", &[]);
+        let c = srv.client();
+        crate::check_engine(&srv, "uring");
+        if srv.log_contains("io_uring unavailable") {
+            return;
+        }
+        let call = setup(&c, "twin-icmp", "", "", &[]);
+        relay_check(&call.a, call.to_a_side, &call.b, call.to_b_side, 20, 0x1111);
+        let b_addr = call.b.local_addr().unwrap();
+        drop(call.b);
+        let done = || media_stat(&c, "relayed") + media_stat(&c, "senderrors");
+        let before = done();
+        for seq in 20..40u16 {
+            call.a
+                .send_to(&rtp(0x1111, seq, 1), ("127.0.0.1", call.to_a_side))
+                .unwrap();
+        }
+        // All 20 handled (sent into the closed port, or refused) before B is back.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while done() < before + 20 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert_eq!(done(), before + 20);
+        let b = UdpSocket::bind(b_addr).unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut got = Vec::new();
+        for seq in 40..60u16 {
+            call.a
+                .send_to(&rtp(0x1111, seq, 2), ("127.0.0.1", call.to_a_side))
+                .unwrap();
+            if let Some((p, _)) = try_recv(&b, Duration::from_millis(500)) {
+                got.push(u16::from_be_bytes([p[2], p[3]]));
+            }
+        }
+        let first = *got.first().expect("media reaches B again");
+        assert!(first <= 41, "at most the first datagram lost: {got:?}");
+        assert_eq!(got, (first..60).collect::<Vec<_>>());
+        let q = c.ok(&[("command", s("query")), ("call-id", s("twin-icmp"))]);
+        assert_eq!(get_str(&q, "result"), "ok");
     }
 }
 

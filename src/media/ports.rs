@@ -8,8 +8,9 @@
 use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::BorrowedFd;
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
@@ -233,7 +234,8 @@ fn probe_buffer_plan(size: usize) -> BufferPlan {
     }
 }
 
-fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
+/// An unbound media socket for `addr`'s family, with the media buffer sizes.
+fn media_socket(addr: SocketAddr) -> io::Result<Socket> {
     let plan = media_buffer_plan();
     let s = new_udp_socket(addr)?;
     if plan.recv {
@@ -242,8 +244,43 @@ fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
     if plan.send {
         let _ = s.set_send_buffer_size(MEDIA_SOCKET_BUFFER);
     }
+    Ok(s)
+}
+
+fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let s = media_socket(addr)?;
     s.bind(&addr.into())?;
     Ok(s.into())
+}
+
+/// A second socket on `orig`'s address and port, connected to `dest` (a "connected twin").
+/// From then on the kernel delivers what `dest` sends to that port on the twin (a connected
+/// socket's exact match wins over the bound one) and everything else still on `orig`; a send
+/// through the twin reuses the route cached at `connect` instead of looking one up, and takes
+/// its IP ID from a per-socket counter instead of hashing one.
+///
+/// Two sockets share a port only if both have `SO_REUSEPORT` when the second binds (and the
+/// kernel allows that only within one user). It is set on `orig` just for the twin's `bind`
+/// and cleared on both sockets afterwards, so no later socket can bind the port, as before.
+pub fn connected_twin(orig: BorrowedFd<'_>, dest: SocketAddr) -> io::Result<UdpSocket> {
+    let orig = SockRef::from(&orig);
+    let local = orig
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("media socket without an IP address"))?;
+    if local.is_ipv4() != dest.is_ipv4() {
+        return Err(io::Error::other("destination of another address family"));
+    }
+    let twin = media_socket(local)?;
+    twin.set_reuse_port(true)?;
+    orig.set_reuse_port(true)?;
+    let bound = twin.bind(&local.into());
+    // Cleared whatever the bind did: `orig` goes back to a port of its own.
+    orig.set_reuse_port(false)?;
+    bound?;
+    twin.set_reuse_port(false)?;
+    twin.connect(&dest.into())?;
+    Ok(twin.into())
 }
 
 fn bind_pair(
@@ -387,5 +424,56 @@ mod tests {
         let mut pool = PortPool::new(41202, 41205);
         let a = pool.allocate(lo, true).unwrap();
         assert_eq!(a.port, 41204);
+    }
+
+    #[test]
+    fn connected_twin_takes_its_peers_datagrams_and_keeps_the_port_private() {
+        use std::os::fd::AsFd;
+        use std::time::Duration;
+        let orig = bind_one("127.0.0.1:0".parse().unwrap()).unwrap();
+        let local = orig.local_addr().unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let twin = connected_twin(orig.as_fd(), peer.local_addr().unwrap()).unwrap();
+        assert_eq!(twin.local_addr().unwrap(), local);
+        assert_eq!(twin.peer_addr().unwrap(), peer.local_addr().unwrap());
+        for s in [&orig, &twin] {
+            s.set_nonblocking(false).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            assert!(
+                !SockRef::from(s).reuse_port().unwrap(),
+                "SO_REUSEPORT left set"
+            );
+        }
+        // What the peer sends reaches the twin; anyone else still reaches the bound socket.
+        peer.send_to(b"from the peer", local).unwrap();
+        other.send_to(b"from elsewhere", local).unwrap();
+        let mut buf = [0u8; 64];
+        let (n, from) = twin.recv_from(&mut buf).unwrap();
+        assert_eq!(
+            (&buf[..n], from),
+            (&b"from the peer"[..], peer.local_addr().unwrap())
+        );
+        let (n, from) = orig.recv_from(&mut buf).unwrap();
+        assert_eq!(
+            (&buf[..n], from),
+            (&b"from elsewhere"[..], other.local_addr().unwrap())
+        );
+        // The twin sends from the shared port.
+        peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        twin.send(b"to the peer").unwrap();
+        let (n, from) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&b"to the peer"[..], local));
+        // Nobody else can bind the port, with or without SO_REUSEPORT.
+        assert!(UdpSocket::bind(local).is_err());
+        let third = new_udp_socket(local).unwrap();
+        third.set_reuse_port(true).unwrap();
+        assert!(
+            third.bind(&local.into()).is_err(),
+            "a third socket joined the port"
+        );
+        // A destination of the other family is refused, and the port stays as it was.
+        assert!(connected_twin(orig.as_fd(), "[::1]:5000".parse().unwrap()).is_err());
+        assert!(!SockRef::from(&orig).reuse_port().unwrap());
     }
 }

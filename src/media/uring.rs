@@ -29,6 +29,10 @@
 //! looks up no file per request (the lookup was 4% of a worker's time at 1000 calls). A socket
 //! the table has no room for is used by fd.
 //!
+//! Connected twins ([`twin`]): sends to a socket's party go through a second socket on the
+//! same port, connected to the party, which spares the kernel a route lookup per datagram;
+//! the party's datagrams then arrive on the twin's own receive and count as the socket's.
+//!
 //! Removing a leg cancels its receives by user data; user data carries a generation per
 //! socket slot, so a late completion for a slab index that a new leg took is ignored.
 //! Datagrams larger than [`MAX_DATAGRAM`] (2048 bytes; rtpengine takes up to 8192) are
@@ -44,11 +48,17 @@ use mio::Events;
 
 use super::{bump, token, Worker, RECV_BUF, SLOTS};
 use crate::media::bufring::{parse_sockaddr, write_sockaddr, BufRing};
+use twin::Twin;
+
+#[path = "twin.rs"]
+mod twin;
 
 const TAG_RECV: u64 = 1;
 const TAG_SEND: u64 = 2;
 const TAG_WAKE: u64 = 3;
 const TAG_CANCEL: u64 = 4;
+/// A receive on a socket's connected twin (see [`twin`]).
+const TAG_TWIN: u64 = 5;
 /// Provided receive buffers (a power of two), each also the send buffer of what is relayed
 /// from it.
 const NBUF: usize = 1024;
@@ -70,6 +80,8 @@ const WAKE_BATCH: usize = NBUF / 4;
 const _: () = assert!(WAKE_BATCH * 4 <= NBUF);
 /// The wait when no timer is pending.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
+/// The longest wait while a new twin's receive is not armed yet.
+const TWIN_POLL: Duration = Duration::from_millis(1);
 
 fn ud(tag: u64, gen: u32, index: u32) -> u64 {
     (tag << 56) | ((u64::from(gen) & 0xff_ffff) << 32) | u64::from(index)
@@ -104,6 +116,13 @@ pub(super) struct Uring {
     /// With `quiet_sends`: the buffers of the sends queued since the submission queue was last
     /// seen empty.
     sent: Vec<u16>,
+    /// Per socket token, its connected twin.
+    twins: Vec<Twin>,
+    /// Tokens whose new twin waits for its receive (see [`Uring::arm_twins`]).
+    twins_waiting: Vec<usize>,
+    /// No twin is made with a file descriptor from here on: the rest of the process's
+    /// open-file limit stays for the sockets of new calls.
+    twin_fd_max: RawFd,
 }
 
 /// No registered-file slot.
@@ -170,6 +189,10 @@ impl Uring {
             file_cap,
             quiet_sends,
             sent: Vec::with_capacity(NBUF),
+            twins: Vec::new(),
+            twins_waiting: Vec::new(),
+            twin_fd_max: crate::media::ports::fd_limit()
+                .map_or(768, |l| RawFd::try_from(l / 4 * 3).unwrap_or(RawFd::MAX)),
         };
         u.self_test()?;
         Ok(u)
@@ -256,45 +279,44 @@ impl Uring {
         };
         if self.gens.len() <= tok {
             self.gens.resize(tok + 1, 0);
+            self.twins.resize_with(tok + 1, Twin::default);
         }
         if self.gens[tok] != 0 {
             self.cancel(tok)?;
         }
         self.gen = (self.gen % 0xff_ffff) + 1;
         self.gens[tok] = self.gen;
-        self.register_file(tok, fd);
-        self.push_recv(fd, index, self.gen)
-    }
-
-    /// Puts socket `fd` (token `tok`) into the registered-file table, if there is room.
-    fn register_file(&mut self, tok: usize, fd: RawFd) {
         if self.files.len() <= tok {
             self.files.resize(tok + 1, NO_FILE);
         }
+        self.files[tok] = self.register_file(fd);
+        self.push_recv(fd, index, self.gen)
+    }
+
+    /// Puts socket `fd` into the registered-file table if there is room; its slot, or
+    /// [`NO_FILE`].
+    fn register_file(&mut self, fd: RawFd) -> u32 {
         let slot = match self.free_files.pop() {
             Some(s) => s,
             None if self.next_file < self.file_cap => {
                 self.next_file += 1;
                 self.next_file - 1
             }
-            None => return,
+            None => return NO_FILE,
         };
         match self.ring.submitter().register_files_update(slot, &[fd]) {
-            Ok(_) => self.files[tok] = slot,
+            Ok(_) => slot,
             Err(e) => {
                 tracing::debug!("io_uring: cannot register a socket ({e}); used by fd");
                 self.free_files.push(slot);
+                NO_FILE
             }
         }
     }
 
-    /// Takes token `tok`'s socket out of the registered-file table. Requests still using it
-    /// keep their own reference until they complete.
-    fn unregister_file(&mut self, tok: usize) {
-        let Some(slot) = self.files.get_mut(tok) else {
-            return;
-        };
-        let slot = std::mem::replace(slot, NO_FILE);
+    /// Takes a socket out of the registered-file table (`slot`: where it is, or
+    /// [`NO_FILE`]). Requests still using it keep their own reference until they complete.
+    fn unregister_file(&mut self, slot: u32) {
         if slot == NO_FILE {
             return;
         }
@@ -315,13 +337,18 @@ impl Uring {
     }
 
     fn push_recv(&mut self, fd: RawFd, index: u32, gen: u32) -> io::Result<()> {
-        let e = match self.target(index as usize, fd) {
+        let target = self.target(index as usize, fd);
+        self.push_recv_on(target, ud(TAG_RECV, gen, index))
+    }
+
+    fn push_recv_on(&mut self, target: Target, user: u64) -> io::Result<()> {
+        let e = match target {
             Target::Fixed(slot) => {
                 opcode::RecvMsgMulti::new(types::Fixed(slot), &*self.msg, GROUP).build()
             }
             Target::Fd(fd) => opcode::RecvMsgMulti::new(types::Fd(fd), &*self.msg, GROUP).build(),
         };
-        self.push(&e.user_data(ud(TAG_RECV, gen, index)))
+        self.push(&e.user_data(user))
     }
 
     /// Cancels the receive armed for socket token `tok`; its completions are stale from now.
@@ -337,7 +364,12 @@ impl Uring {
             .build()
             .user_data(ud(TAG_CANCEL, 0, 0));
         self.push(&e)?;
-        self.unregister_file(tok);
+        let slot = self
+            .files
+            .get_mut(tok)
+            .map_or(NO_FILE, |f| std::mem::replace(f, NO_FILE));
+        self.unregister_file(slot);
+        self.close_twin(tok);
         Ok(())
     }
 
@@ -440,6 +472,11 @@ impl Worker {
                 .map(|std::cmp::Reverse((t, _, _))| t.saturating_duration_since(done))
                 .unwrap_or(IDLE_WAIT)
                 .min(IDLE_WAIT);
+            // A new twin's receive waits for its socket's queue to empty: look again soon.
+            let timeout = match self.uring.as_ref() {
+                Some(u) if u.twins_waiting() => timeout.min(TWIN_POLL),
+                _ => timeout,
+            };
             let batch_us = if busy {
                 let batch = self.wakeup_batch.unwrap_or(super::URING_WAKEUP_BATCH);
                 u32::try_from(batch.as_micros()).unwrap_or(u32::MAX)
@@ -469,7 +506,7 @@ impl Worker {
             for stage in 0..2 {
                 for &(user, _, _) in &cqes {
                     let (tag, _, index) = ud_parts(user);
-                    if tag == TAG_RECV {
+                    if tag == TAG_RECV || tag == TAG_TWIN {
                         let idx = index as usize / SLOTS;
                         if stage == 0 {
                             self.prefetch_leg(idx);
@@ -483,8 +520,10 @@ impl Worker {
             for &(user, res, flags) in &cqes {
                 let (tag, gen, index) = ud_parts(user);
                 match tag {
-                    TAG_RECV => {
-                        let got = self.on_recv_cqe(gen, index as usize, res, flags, now, unix);
+                    TAG_RECV | TAG_TWIN => {
+                        let twin = tag == TAG_TWIN;
+                        let tok = index as usize;
+                        let got = self.on_recv_cqe(gen, tok, twin, res, flags, now, unix);
                         packets += usize::from(got);
                     }
                     TAG_SEND if self.uring.as_ref().is_some_and(|u| u.quiet_sends) => {
@@ -524,6 +563,9 @@ impl Worker {
             }
             if let Some(u) = self.uring.as_mut() {
                 u.bufs.publish();
+                if u.twins_waiting() {
+                    u.arm_twins();
+                }
             }
             busy = packets > 1;
             done = Instant::now();
@@ -544,11 +586,14 @@ impl Worker {
         }
     }
 
-    /// One receive completion; true if it carried a datagram for a live socket.
+    /// One receive completion (`twin`: on token `tok`'s connected twin); true if it carried a
+    /// datagram for a live socket.
+    #[allow(clippy::too_many_arguments)]
     fn on_recv_cqe(
         &mut self,
         gen: u32,
         tok: usize,
+        twin: bool,
         res: i32,
         flags: u32,
         now: Instant,
@@ -557,10 +602,12 @@ impl Worker {
         let Some(u) = self.uring.as_mut() else {
             return false;
         };
-        let live = gen != 0 && u.gens.get(tok) == Some(&gen);
+        let live = u.live(tok, gen, twin);
         let bid = cqueue::buffer_select(flags);
         let (idx, slot) = (tok / SLOTS, tok % SLOTS);
-        if live && !cqueue::more(flags) {
+        if live && twin && !cqueue::more(flags) {
+            u.twin_recv_ended(tok, gen, res);
+        } else if live && !cqueue::more(flags) {
             // The multishot receive ended (no buffer left, an error): arm it again.
             match self.legs.get(idx).and_then(|l| l.socket(slot)) {
                 Some(sock) => {
@@ -638,17 +685,27 @@ impl Worker {
         let out = u.bufs.buf_mut(bid, fwd.len);
         out.copy_from_slice(&self.buf[..fwd.len]);
         let out_ptr = out.as_ptr();
+        let tok = token(fwd.peer, send_slot).0;
+        let fd = sock.as_raw_fd();
+        let twin = u.twin_for(tok, fd, fwd.dest);
         let Some(d) = u.dests.get_mut(usize::from(bid)) else {
             u.bufs.give(bid);
             return;
         };
-        let dest_len = write_sockaddr(fwd.dest, d);
+        // Through the connected twin, with no address; else through the socket, to `dest`.
+        let (target, d, dest_len) = match twin {
+            Some(t) => (t, std::ptr::null(), 0),
+            None => {
+                let len = write_sockaddr(fwd.dest, d);
+                let d = d as *const libc::sockaddr_storage as *const libc::sockaddr;
+                (u.target(tok, fd), d, len)
+            }
+        };
         // The buffer and the address stay untouched until the buffer goes back to the ring:
         // at this send's completion, or for a quiet send once the kernel has issued it (see
         // `reclaim_sent`); the kernel cannot receive into it before.
-        let d = d as *const libc::sockaddr_storage as *const libc::sockaddr;
         let msg_flags = if u.quiet_sends { libc::MSG_DONTWAIT } else { 0 };
-        let e = match u.target(token(fwd.peer, send_slot).0, sock.as_raw_fd()) {
+        let e = match target {
             Target::Fixed(f) => opcode::Send::new(types::Fixed(f), out_ptr, fwd.len as u32)
                 .dest_addr(d)
                 .dest_addr_len(dest_len)

@@ -436,15 +436,16 @@ impl Worker {
     /// Runs until [`WorkerCmd::Shutdown`] or the control plane goes away.
     pub fn run(mut self) {
         if self.engine == IoEngine::Uring {
-            // A slot for every port of the range on every address a leg may have, up to
-            // 65536 (512 KB of kernel memory) and the open-file limit (the kernel refuses a
-            // larger table); sockets beyond are used by fd.
+            // Two slots (the socket and its connected twin) for every port of the range on
+            // every address a leg may have, up to 65536 (512 KB of kernel memory) and the
+            // open-file limit (the kernel refuses a larger table); sockets beyond are used
+            // by fd.
             let (min, max) = self.port_range;
             let ports = u32::from(max.saturating_sub(min)) + 1;
             let addresses = 1 + MAX_EXTRA_ADDRESSES as u32;
             let fds =
                 super::ports::fd_limit().map_or(1024, |l| u32::try_from(l).unwrap_or(u32::MAX));
-            match uring::Uring::new((ports * addresses).min(1 << 16).min(fds)) {
+            match uring::Uring::new((2 * ports * addresses).min(1 << 16).min(fds)) {
                 Ok(u) => {
                     self.uring = Some(Box::new(u));
                     return self.run_uring();
