@@ -51,6 +51,25 @@ fn bench(args: &[&str]) -> String {
     stdout
 }
 
+/// Output to a reader that went away (`rtpbridge-bench ... | head -1`) ends the bench by
+/// SIGPIPE, as other command-line tools, not with a panic on stderr.
+#[test]
+fn a_closed_output_pipe_ends_the_bench_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_rtpbridge-bench"))
+        .arg("--help")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run rtpbridge-bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{stderr}");
+}
+
 fn result_line(out: &str) -> HashMap<String, String> {
     let line = out
         .lines()
