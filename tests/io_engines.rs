@@ -42,6 +42,14 @@ fn check_engine(srv: &Server, engine: &str) {
     assert!(srv.log_contains(want), "{:?}", srv.log.lock().unwrap());
 }
 
+/// A server whose workers run io_uring, or None on a kernel that refuses it (the epoll
+/// fallback then runs, and the io_uring-only cases have nothing to check).
+fn uring_server() -> Option<Server> {
+    let srv = server("uring", &[]);
+    check_engine(&srv, "uring");
+    (!srv.log_contains("io_uring unavailable")).then_some(srv)
+}
+
 mod plain {
     use crate::common::*;
     use std::net::UdpSocket;
@@ -255,13 +263,11 @@ mod sizes {
     /// one is dropped and counted as malformed, and the next one still passes. Many more datagrams than the ring has buffers pass in a row.
     #[test]
     fn large_datagrams_and_a_full_ring_cycle() {
-        let srv = crate::server("uring", &[]);
+        let Some(srv) = crate::uring_server() else {
+            return;
+        };
         let c = srv.client();
         let call = setup(&c, "uring-sizes", "", "", &[]);
-        crate::check_engine(&srv, "uring");
-        if srv.log_contains("io_uring unavailable") {
-            return;
-        }
         let sized = |seq: u16, len: usize| {
             let mut p = rtp(0x5555, seq, seq as u8);
             p.resize(len, 0xa5);
@@ -440,12 +446,10 @@ mod twins {
     /// bind the shared ports.
     #[test]
     fn media_stays_in_order_across_the_switch_and_the_ports_stay_private() {
-        let srv = crate::server("uring", &[]);
-        let c = srv.client();
-        crate::check_engine(&srv, "uring");
-        if srv.log_contains("io_uring unavailable") {
+        let Some(srv) = crate::uring_server() else {
             return;
-        }
+        };
+        let c = srv.client();
         let pid = srv.child.id();
         for round in 0..3 {
             let id = format!("twins-{round}");
@@ -496,12 +500,10 @@ mod twins {
     /// proving continuity; the twin follows it there, and media keeps flowing in order.
     #[test]
     fn the_twin_follows_a_party_that_moves() {
-        let srv = crate::server("uring", &[]);
-        let c = srv.client();
-        crate::check_engine(&srv, "uring");
-        if srv.log_contains("io_uring unavailable") {
+        let Some(srv) = crate::uring_server() else {
             return;
-        }
+        };
+        let c = srv.client();
         let pid = srv.child.id();
         let call = setup(&c, "twin-moves", "", "", &[]);
         relay_check(&call.a, call.to_a_side, &call.b, call.to_b_side, 20, 0x1111);
@@ -543,12 +545,10 @@ mod twins {
     /// is lost to an error still pending on the twin).
     #[test]
     fn a_party_that_was_unreachable_gets_media_again() {
-        let srv = crate::server("uring", &[]);
-        let c = srv.client();
-        crate::check_engine(&srv, "uring");
-        if srv.log_contains("io_uring unavailable") {
+        let Some(srv) = crate::uring_server() else {
             return;
-        }
+        };
+        let c = srv.client();
         let call = setup(&c, "twin-icmp", "", "", &[]);
         relay_check(&call.a, call.to_a_side, &call.b, call.to_b_side, 20, 0x1111);
         let b_addr = call.b.local_addr().unwrap();

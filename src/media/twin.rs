@@ -57,10 +57,7 @@ impl Twin {
     /// How requests name the twin's socket, if there is one.
     pub(super) fn target(&self) -> Option<Target> {
         let s = self.sock.as_ref()?;
-        Some(match self.file {
-            NO_FILE => Target::Fd(s.as_raw_fd()),
-            f => Target::Fixed(f),
-        })
+        Some(Target::of(self.file, s.as_raw_fd()))
     }
 }
 

@@ -135,6 +135,16 @@ enum Target {
     Fd(RawFd),
 }
 
+impl Target {
+    /// Socket `fd` by its registered-file `slot`, or by fd where it has none ([`NO_FILE`]).
+    fn of(slot: u32, fd: RawFd) -> Target {
+        match slot {
+            NO_FILE => Target::Fd(fd),
+            s => Target::Fixed(s),
+        }
+    }
+}
+
 // SAFETY: the raw pointers point into memory the Uring owns (the buffer-ring mapping, the
 // boxed msghdr), valid wherever the Uring is; it is created and used on its worker's thread.
 unsafe impl Send for Uring {}
@@ -330,10 +340,7 @@ impl Uring {
 
     /// How a request names token `tok`'s socket `fd`.
     fn target(&self, tok: usize, fd: RawFd) -> Target {
-        match self.files.get(tok) {
-            Some(&slot) if slot != NO_FILE => Target::Fixed(slot),
-            _ => Target::Fd(fd),
-        }
+        Target::of(self.files.get(tok).copied().unwrap_or(NO_FILE), fd)
     }
 
     fn push_recv(&mut self, fd: RawFd, index: u32, gen: u32) -> io::Result<()> {
