@@ -784,7 +784,7 @@ impl Registry {
 struct SdpRequest<'r> {
     call_id: &'r str,
     from_tag: &'r str,
-    session: Session,
+    session: Session<'r>,
     descs: Vec<model::MediaDesc>,
 }
 

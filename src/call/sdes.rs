@@ -184,11 +184,11 @@ mod tests {
 
     const KEY: &str = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
 
-    fn session(proto: &str, crypto: &str) -> Session {
-        Session::parse(&format!(
+    /// A one-section SDP's text.
+    fn sdp(proto: &str, crypto: &str) -> String {
+        format!(
             "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 {proto} 0\r\n{crypto}"
-        ))
-        .unwrap()
+        )
     }
 
     fn side(proto: &str) -> MediaSide {
@@ -201,7 +201,8 @@ mod tests {
     fn plain_call_allocates_no_sdes_state() {
         let (mut a, mut b) = (side("RTP/AVP"), side(""));
         let f = SdesFlags::default();
-        let offer = session("RTP/AVP", "");
+        let offer = sdp("RTP/AVP", "");
+        let offer = Session::parse(&offer).unwrap();
         on_offer(
             &mut a,
             &mut b,
@@ -214,7 +215,7 @@ mod tests {
         on_answer(
             &mut a,
             &mut b,
-            &session("RTP/AVP", "").media()[0],
+            &Session::parse(&sdp("RTP/AVP", "")).unwrap().media()[0],
             &f,
             Default::default(),
         );
@@ -240,7 +241,8 @@ mod tests {
     #[test]
     fn plain_to_savp_offers_all_suites_and_takes_the_accepted_key() {
         let (mut a, mut b) = (side("RTP/AVP"), side(""));
-        let offer = session("RTP/AVP", "");
+        let offer = sdp("RTP/AVP", "");
+        let offer = Session::parse(&offer).unwrap();
         let f = SdesFlags::default();
         on_offer(
             &mut a,
@@ -254,13 +256,14 @@ mod tests {
         assert_eq!(b.sdes.our_offer.len(), 12);
         let line = b.sdes.our_offer[6].clone();
         assert_eq!(line.suite.sdes_name(), "AES_CM_128_HMAC_SHA1_80");
-        let answer = session(
+        let answer = sdp(
             "RTP/SAVP",
             &format!(
                 "a=crypto:{} AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n",
                 line.tag
             ),
         );
+        let answer = Session::parse(&answer).unwrap();
         on_answer(&mut a, &mut b, &answer.media()[0], &f, Default::default());
         assert_eq!(
             b.sdes.send.as_ref(),
@@ -290,10 +293,11 @@ mod tests {
     #[test]
     fn savp_offer_to_plain_gets_our_own_key_and_keeps_it() {
         let (mut a, mut b) = (side("RTP/SAVP"), side(""));
-        let offer = session(
+        let offer = sdp(
             "RTP/SAVP",
             &format!("a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"),
         );
+        let offer = Session::parse(&offer).unwrap();
         let f = SdesFlags::default();
         on_offer(
             &mut a,
@@ -308,7 +312,8 @@ mod tests {
             b.sdes.our_offer.is_empty(),
             "nothing offered to the plain side"
         );
-        let answer = session("RTP/AVP", "");
+        let answer = sdp("RTP/AVP", "");
+        let answer = Session::parse(&answer).unwrap();
         on_answer(&mut a, &mut b, &answer.media()[0], &f, Default::default());
         let ours = a.sdes.send.clone().expect("our key to the SRTP offerer");
         assert_eq!(ours.tag, 3);
@@ -331,11 +336,13 @@ mod tests {
 
     #[test]
     fn osrtp_offer_declined_unless_accept() {
-        let offer = session(
+        let offer = sdp(
             "RTP/AVP",
             &format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"),
         );
-        let answer = session("RTP/AVP", "");
+        let offer = Session::parse(&offer).unwrap();
+        let answer = sdp("RTP/AVP", "");
+        let answer = Session::parse(&answer).unwrap();
         let f = SdesFlags::default();
         for accept in [false, true] {
             let (mut a, mut b) = (side("RTP/AVP"), side(""));

@@ -22,6 +22,7 @@
 //! Values are taken as sent, not judged against the command: e.g. `ptime` or
 //! `codec-mask` are parsed in an `answer` too, where rtpengine ignores them.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::bencode::{Dict, Value};
@@ -73,7 +74,7 @@ impl Command {
             .bytes()
             .map(|b| if b == b'-' || b == b'_' { b' ' } else { b })
             .collect();
-        match n.as_slice() {
+        match &*n {
             b"ping" => Command::Ping,
             b"offer" => Command::Offer,
             b"answer" => Command::Answer,
@@ -462,11 +463,18 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Maps `_` and space to `-` (one byte for one byte, so offsets stay valid).
-fn norm(b: &[u8]) -> Vec<u8> {
-    b.iter()
-        .map(|&c| if c == b'_' || c == b' ' { b'-' } else { c })
-        .collect()
+/// Maps `_` and space to `-` (one byte for one byte, so offsets stay valid). Borrows when
+/// there is nothing to map, which is the usual case (every request key and flag goes through
+/// here).
+fn norm(b: &[u8]) -> Cow<'_, [u8]> {
+    if !b.iter().any(|&c| c == b'_' || c == b' ') {
+        return Cow::Borrowed(b);
+    }
+    Cow::Owned(
+        b.iter()
+            .map(|&c| if c == b'_' || c == b' ' { b'-' } else { c })
+            .collect(),
+    )
 }
 
 fn push_warning(warnings: &mut Vec<String>, msg: String) {
@@ -717,7 +725,7 @@ impl Parser {
     /// unknown, leaving the warning to the caller.
     fn apply_key(&mut self, key: &[u8], v: &Value<'_>) -> bool {
         let n = norm(key);
-        match n.as_slice() {
+        match &*n {
             b"command" => {}
             b"call-id" | b"call-ID" => self.req.call_id = self.text(key, v),
             b"from-tag" => self.req.from_tag = self.text(key, v),
@@ -898,7 +906,7 @@ impl Parser {
             }
             b"all" => {
                 if let Some(s) = self.text(key, v) {
-                    let mode = match norm(s.as_bytes()).as_slice() {
+                    let mode = match &*norm(s.as_bytes()) {
                         b"all" => Some(AllMode::All),
                         b"none" => Some(AllMode::None),
                         b"offer-answer" => Some(AllMode::OfferAnswer),
@@ -1113,7 +1121,7 @@ impl Parser {
 
     fn ice_option(&mut self, item: &[u8]) {
         let n = norm(item);
-        match n.as_slice() {
+        match &*n {
             b"remove" => self.req.ice = Some(IceMode::Remove),
             b"force" => self.req.ice = Some(IceMode::Force),
             b"default" => self.req.ice = Some(IceMode::Default),
@@ -1158,7 +1166,7 @@ impl Parser {
                 return;
             }
         }
-        let canonical = match n.as_slice() {
+        let canonical = match &*n {
             b"off" | b"no" | b"disable" | b"disabled" => "off",
             b"unencrypted-srtp" | b"UNENCRYPTED-SRTP" => "unencrypted_srtp",
             b"unencrypted-srtcp" | b"UNENCRYPTED-SRTCP" => "unencrypted_srtcp",
@@ -1183,7 +1191,7 @@ impl Parser {
     }
 
     fn osrtp_option(&mut self, item: &[u8]) {
-        let canonical = match norm(item).as_slice() {
+        let canonical = match &*norm(item) {
             b"offer" | b"offer-RFC" | b"offer-rfc" => "offer",
             b"offer-legacy" => "offer-legacy",
             b"accept-RFC" | b"accept-rfc" => "accept-RFC",
@@ -1214,7 +1222,7 @@ impl Parser {
 
     fn replace_option(&mut self, item: &[u8]) {
         let r = &mut self.req.replace;
-        match norm(item).as_slice() {
+        match &*norm(item) {
             b"origin" => r.origin = true,
             b"origin-full" => r.origin_full = true,
             b"session-connection" => r.session_connection = true,
@@ -1288,7 +1296,7 @@ impl Parser {
     fn flag_word(&mut self, word: &[u8]) {
         let n = norm(word);
         let f = &mut self.req.flags;
-        match n.as_slice() {
+        match &*n {
             b"all" => {
                 f.all = true;
                 self.req.all = Some(AllMode::All);
@@ -1487,7 +1495,7 @@ impl Parser {
             self.push_codecs(op, key, v);
             return;
         }
-        match n.as_slice() {
+        match &*n {
             b"to-tag" => {
                 self.req.to_tag = self.text(key, v);
                 self.req.flags.to_tag_delete = true;

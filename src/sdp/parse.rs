@@ -16,6 +16,7 @@
 //! - parsing stops at the first empty line, as rtpengine does (trailing garbage after a blank
 //!   line is dropped rather than rejected).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -26,38 +27,35 @@ use super::{
 
 /// One SDP line: its type letter and the text after the `=`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
+pub struct Line<'a> {
     pub kind: char,
-    pub value: String,
+    pub value: &'a str,
 }
 
-impl Line {
-    pub fn new(kind: char, value: impl Into<String>) -> Line {
-        Line {
-            kind,
-            value: value.into(),
-        }
+impl<'a> Line<'a> {
+    pub fn new(kind: char, value: &'a str) -> Line<'a> {
+        Line { kind, value }
     }
 
     /// For an `a=` line, the attribute name (the text before the first `:`).
-    pub fn attr_name(&self) -> Option<&str> {
+    pub fn attr_name(&self) -> Option<&'a str> {
         if self.kind != 'a' {
             return None;
         }
         Some(match self.colon() {
             Some(i) => &self.value[..i],
-            None => &self.value,
+            None => self.value,
         })
     }
 
     /// Where the first `:` of the value is.
     fn colon(&self) -> Option<usize> {
-        find_byte(&self.value, b':')
+        find_byte(self.value, b':')
     }
 
     /// For an `a=` line, the attribute value (the text after the first `:`), or `""` for a
     /// flag attribute such as `a=sendrecv`.
-    pub fn attr_value(&self) -> Option<&str> {
+    pub fn attr_value(&self) -> Option<&'a str> {
         if self.kind != 'a' {
             return None;
         }
@@ -75,7 +73,7 @@ impl Line {
     /// The value of this line if it is an `a=` line with the given attribute name: compares
     /// the name as a prefix, with no search for the `:`. A name containing `:` never matches,
     /// as with [`attr_name`](Self::attr_name).
-    pub fn attr_value_of(&self, name: &str) -> Option<&str> {
+    pub fn attr_value_of(&self, name: &str) -> Option<&'a str> {
         if self.kind != 'a' {
             return None;
         }
@@ -91,7 +89,7 @@ impl Line {
     }
 }
 
-impl fmt::Display for Line {
+impl fmt::Display for Line<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}={}\r\n", self.kind, self.value)
     }
@@ -173,26 +171,26 @@ pub struct Codec {
 
 /// One media section: the `m=` line and every line after it up to the next `m=` or `v=`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Media {
+pub struct Media<'a> {
     index: usize,
     description: usize,
-    m_line: String,
-    media_type: String,
+    m_line: &'a str,
+    media_type: &'a str,
     port: u16,
     port_count: Option<u16>,
-    protocol: String,
-    formats: Vec<String>,
-    lines: Vec<Line>,
+    protocol: &'a str,
+    formats: Vec<&'a str>,
+    lines: Vec<Line<'a>>,
 }
 
 /// A parsed SDP body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub struct Session<'a> {
     /// Session-level lines of each session description; each starts with its `v=` line.
     /// Almost always exactly one.
-    descriptions: Vec<Vec<Line>>,
+    descriptions: Vec<Vec<Line<'a>>>,
     /// All media sections of all session descriptions, in order.
-    media: Vec<Media>,
+    media: Vec<Media<'a>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -327,22 +325,22 @@ pub(crate) fn parse_rtcp(value: &str) -> RtcpParse {
 }
 
 /// A parsed `a=rtpmap` value: payload type and normalized encoding.
-pub(crate) fn parse_rtpmap(value: &str) -> Option<(i64, String)> {
+pub(crate) fn parse_rtpmap(value: &str) -> Option<(i64, Cow<'_, str>)> {
     let (pt, rest) = split_token(value);
     let pt = leading_int(pt).filter(|v| *v >= 0)?;
     let (encoding, _) = split_token(rest);
     let slash = find_byte(encoding, b'/')?;
     let name = &encoding[..slash];
     let after = &encoding[slash + 1..];
-    let (clock, channels) = match find_byte(after, b'/') {
+    let (clock_text, channels_text) = match find_byte(after, b'/') {
         Some(i) => (&after[..i], Some(&after[i + 1..])),
         None => (after, None),
     };
-    if clock.is_empty() || !clock.bytes().all(|b| b.is_ascii_digit()) {
+    if clock_text.is_empty() || !clock_text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let mut clock: u64 = clock.parse().ok()?;
-    let channels = channels
+    let mut clock: u64 = clock_text.parse().ok()?;
+    let channels = channels_text
         .and_then(|c| c.parse::<i64>().ok())
         .filter(|c| *c != 0)
         .unwrap_or(1);
@@ -350,12 +348,24 @@ pub(crate) fn parse_rtpmap(value: &str) -> Option<(i64, String)> {
     if name.eq_ignore_ascii_case("opus") {
         clock = 48000;
     }
+    // Usually the text is already what we would write: borrow it then.
+    let plain_decimal =
+        |t: &str| t == "0" || (!t.starts_with('0') && t.bytes().all(|b| b.is_ascii_digit()));
+    let as_written = plain_decimal(clock_text)
+        && clock_text.parse() == Ok(clock)
+        && match channels_text {
+            None => true,
+            Some(t) => channels > 1 && plain_decimal(t),
+        };
+    if as_written {
+        return Some((pt, Cow::Borrowed(encoding)));
+    }
     let normalized = if channels > 1 {
         format!("{name}/{clock}/{channels}")
     } else {
         format!("{name}/{clock}")
     };
-    Some((pt, normalized))
+    Some((pt, Cow::Owned(normalized)))
 }
 
 /// A parsed `a=fmtp` or `a=rtcp-fb` value: payload type and the rest.
@@ -394,8 +404,8 @@ fn parse_port(field: &str) -> Result<(u16, Option<u16>), &'static str> {
 
 // ---------------------------------------------------------------------------------------------
 
-impl Media {
-    fn parse(index: usize, description: usize, value: &str) -> Result<Media, &'static str> {
+impl<'a> Media<'a> {
+    fn parse(index: usize, description: usize, value: &'a str) -> Result<Media<'a>, &'static str> {
         let mut p = value.split(' ');
         let media_type = p.next().unwrap_or("");
         let port = p.next().ok_or("missing port")?;
@@ -404,15 +414,15 @@ impl Media {
             return Err("missing protocol");
         }
         let (port, port_count) = parse_port(port)?;
-        let formats = p.filter(|f| !f.is_empty()).map(str::to_owned).collect();
+        let formats = p.filter(|f| !f.is_empty()).collect();
         Ok(Media {
             index,
             description,
-            m_line: value.to_owned(),
-            media_type: media_type.to_owned(),
+            m_line: value,
+            media_type,
             port,
             port_count,
-            protocol: protocol.to_owned(),
+            protocol,
             formats,
             lines: Vec::new(),
         })
@@ -429,12 +439,12 @@ impl Media {
     }
 
     /// The text of the `m=` line after `m=`, as written.
-    pub fn m_line(&self) -> &str {
-        &self.m_line
+    pub fn m_line(&self) -> &'a str {
+        self.m_line
     }
 
-    pub fn media_type(&self) -> &str {
-        &self.media_type
+    pub fn media_type(&self) -> &'a str {
+        self.media_type
     }
 
     pub fn port(&self) -> u16 {
@@ -446,18 +456,18 @@ impl Media {
         self.port_count
     }
 
-    pub fn protocol(&self) -> &str {
-        &self.protocol
+    pub fn protocol(&self) -> &'a str {
+        self.protocol
     }
 
     /// The format list of the `m=` line (payload types for RTP), as strings.
-    pub fn formats(&self) -> &[String] {
+    pub fn formats(&self) -> &[&'a str] {
         &self.formats
     }
 
     /// Whether the protocol is one of the RTP profiles rtpengine handles.
     pub fn is_rtp(&self) -> bool {
-        is_rtp_protocol(&self.protocol)
+        is_rtp_protocol(self.protocol)
     }
 
     /// Whether this is an `m=message` section (MSRP), which rtpengine leaves untouched.
@@ -466,17 +476,20 @@ impl Media {
     }
 
     /// The lines after the `m=` line, in order.
-    pub fn lines(&self) -> &[Line] {
+    pub fn lines(&self) -> &[Line<'a>] {
         &self.lines
     }
 
     /// The value of the first attribute with this name (`""` for a flag attribute).
-    pub fn attr(&self, name: &str) -> Option<&str> {
+    pub fn attr(&self, name: &str) -> Option<&'a str> {
         self.attrs(name).next()
     }
 
     /// The values of all attributes with this name, in order.
-    pub fn attrs<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    pub fn attrs<'s, 'n>(
+        &'s self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a str> + use<'s, 'a, 'n> {
         attrs_in(&self.lines, name)
     }
 
@@ -485,7 +498,7 @@ impl Media {
     }
 
     /// The media-level `c=` line.
-    pub fn connection(&self) -> Option<Connection<'_>> {
+    pub fn connection(&self) -> Option<Connection<'a>> {
         connection_in(&self.lines)
     }
 
@@ -551,7 +564,7 @@ impl Media {
                 .filter(|v| (0..=127).contains(v) && f.starts_with(|c: char| c.is_ascii_digit()))
                 .ok_or_else(|| SdpError::InvalidPayloadType {
                     index: self.index,
-                    format: f.clone(),
+                    format: f.to_string(),
                 })?;
             // Later attributes for the same payload type win, as in rtpengine.
             let encoding = self
@@ -559,7 +572,7 @@ impl Media {
                 .filter_map(parse_rtpmap)
                 .filter(|(p, _)| *p == pt)
                 .last()
-                .map(|(_, e)| e)
+                .map(|(_, e)| e.into_owned())
                 .or_else(|| static_payload_encoding(pt as u8).map(str::to_owned));
             let fmtp = self
                 .attrs("fmtp")
@@ -584,34 +597,34 @@ impl Media {
     }
 }
 
-pub(crate) fn attrs_in<'a, 'n>(
-    lines: &'a [Line],
+pub(crate) fn attrs_in<'s, 'a, 'n>(
+    lines: &'s [Line<'a>],
     name: &'n str,
-) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+) -> impl Iterator<Item = &'a str> + use<'s, 'a, 'n> {
     lines.iter().filter_map(move |l| l.attr_value_of(name))
 }
 
-pub(crate) fn connection_in(lines: &[Line]) -> Option<Connection<'_>> {
+pub(crate) fn connection_in<'a>(lines: &[Line<'a>]) -> Option<Connection<'a>> {
     lines
         .iter()
         .find(|l| l.kind == 'c')
-        .and_then(|l| parse_connection(&l.value))
+        .and_then(|l| parse_connection(l.value))
 }
 
-fn direction_in(lines: &[Line]) -> Option<Direction> {
+fn direction_in(lines: &[Line<'_>]) -> Option<Direction> {
     lines
         .iter()
         .find_map(|l| l.attr_name().and_then(Direction::from_attr_name))
 }
 
-impl Session {
-    /// Parses an SDP body with CRLF or LF line endings.
-    pub fn parse(text: &str) -> Result<Session, SdpError> {
+impl<'a> Session<'a> {
+    /// Parses an SDP body with CRLF or LF line endings. The lines borrow from `text`.
+    pub fn parse(text: &'a str) -> Result<Session<'a>, SdpError> {
         if text.len() > MAX_SDP_BYTES {
             return Err(SdpError::TooLarge(text.len()));
         }
-        let mut descriptions: Vec<Vec<Line>> = Vec::new();
-        let mut media: Vec<Media> = Vec::new();
+        let mut descriptions: Vec<Vec<Line<'a>>> = Vec::new();
+        let mut media: Vec<Media<'a>> = Vec::new();
         let mut origin_seen = false;
         let mut session_c_seen = false;
         let mut media_c_seen = false;
@@ -731,7 +744,7 @@ impl Session {
     }
 
     /// Parses an SDP body given as bytes; it must be UTF-8.
-    pub fn parse_bytes(bytes: &[u8]) -> Result<Session, SdpError> {
+    pub fn parse_bytes(bytes: &'a [u8]) -> Result<Session<'a>, SdpError> {
         if bytes.len() > MAX_SDP_BYTES {
             return Err(SdpError::TooLarge(bytes.len()));
         }
@@ -740,7 +753,7 @@ impl Session {
     }
 
     /// Session-level lines of the (first) session description, starting with `v=`.
-    pub fn lines(&self) -> &[Line] {
+    pub fn lines(&self) -> &[Line<'a>] {
         self.description_lines(0)
     }
 
@@ -750,40 +763,40 @@ impl Session {
     }
 
     /// Session-level lines of session description `idx` (empty if there is none).
-    pub fn description_lines(&self, idx: usize) -> &[Line] {
+    pub fn description_lines(&self, idx: usize) -> &[Line<'a>] {
         self.descriptions.get(idx).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// All media sections, over all session descriptions, in order.
-    pub fn media(&self) -> &[Media] {
+    pub fn media(&self) -> &[Media<'a>] {
         &self.media
     }
 
     /// The `o=` line of the (first) session description.
-    pub fn origin(&self) -> Option<Origin<'_>> {
+    pub fn origin(&self) -> Option<Origin<'a>> {
         origin_of(self.lines())
     }
 
     /// The `s=` value of the (first) session description.
-    pub fn session_name(&self) -> Option<&str> {
-        self.lines()
-            .iter()
-            .find(|l| l.kind == 's')
-            .map(|l| l.value.as_str())
+    pub fn session_name(&self) -> Option<&'a str> {
+        self.lines().iter().find(|l| l.kind == 's').map(|l| l.value)
     }
 
     /// The session-level `c=` line of the (first) session description.
-    pub fn connection(&self) -> Option<Connection<'_>> {
+    pub fn connection(&self) -> Option<Connection<'a>> {
         connection_in(self.lines())
     }
 
     /// The value of the first session-level attribute with this name.
-    pub fn attr(&self, name: &str) -> Option<&str> {
+    pub fn attr(&self, name: &str) -> Option<&'a str> {
         self.attrs(name).next()
     }
 
     /// The values of all session-level attributes with this name, in order.
-    pub fn attrs<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    pub fn attrs<'s, 'n>(
+        &'s self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a str> + use<'s, 'a, 'n> {
         attrs_in(self.lines(), name)
     }
 
@@ -803,7 +816,7 @@ impl Session {
 
     /// The address media section `idx` is sent from: its own `c=`, else the session-level `c=`
     /// of its session description.
-    pub fn media_connection(&self, idx: usize) -> Option<Connection<'_>> {
+    pub fn media_connection(&self, idx: usize) -> Option<Connection<'a>> {
         let m = self.media.get(idx)?;
         m.connection()
             .or_else(|| connection_in(self.description_lines(m.description)))
@@ -837,14 +850,14 @@ impl Session {
     }
 }
 
-pub(crate) fn origin_of(lines: &[Line]) -> Option<Origin<'_>> {
+pub(crate) fn origin_of<'a>(lines: &[Line<'a>]) -> Option<Origin<'a>> {
     lines
         .iter()
         .find(|l| l.kind == 'o')
-        .and_then(|l| parse_origin(&l.value))
+        .and_then(|l| parse_origin(l.value))
 }
 
-impl Session {
+impl Session<'_> {
     /// Calls `f` with the type and value of every line, in the order they are written out
     /// (`m=` lines included), until `f` returns an error.
     pub fn try_for_each_line<E>(
@@ -854,12 +867,12 @@ impl Session {
         let mut media = self.media.iter().peekable();
         for (d, lines) in self.descriptions.iter().enumerate() {
             for l in lines {
-                f(l.kind, &l.value)?;
+                f(l.kind, l.value)?;
             }
             while let Some(m) = media.next_if(|m| m.description == d) {
-                f('m', &m.m_line)?;
+                f('m', m.m_line)?;
                 for l in &m.lines {
-                    f(l.kind, &l.value)?;
+                    f(l.kind, l.value)?;
                 }
             }
         }
@@ -867,7 +880,7 @@ impl Session {
     }
 }
 
-impl fmt::Display for Session {
+impl fmt::Display for Session<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.try_for_each_line(|kind, value| write!(f, "{kind}={value}\r\n"))
     }

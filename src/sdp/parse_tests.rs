@@ -59,16 +59,18 @@ a=accept-types:text/plain
 
 #[test]
 fn reproduces_input_exactly() {
-    let s = Session::parse(&crlf(KITCHEN_SINK)).unwrap();
-    assert_eq!(s.to_string(), crlf(KITCHEN_SINK));
+    let text = crlf(KITCHEN_SINK);
+    let s = Session::parse(&text).unwrap();
+    assert_eq!(s.to_string(), text);
 }
 
 #[test]
 fn lf_and_crlf_give_the_same_model() {
     let a = Session::parse(KITCHEN_SINK).unwrap();
-    let b = Session::parse(&crlf(KITCHEN_SINK)).unwrap();
+    let text = crlf(KITCHEN_SINK);
+    let b = Session::parse(&text).unwrap();
     assert_eq!(a, b);
-    assert_eq!(a.to_string(), crlf(KITCHEN_SINK));
+    assert_eq!(a.to_string(), text);
 }
 
 #[test]
@@ -230,6 +232,29 @@ a=rtpmap:18 G729/8000/x
         ]
     );
     assert_eq!(c[1].rtcp_fb, ["nack", "transport-cc"]);
+}
+
+#[test]
+fn rtpmap_encoding_is_borrowed_only_when_written_as_we_write_it() {
+    use crate::sdp::parse::parse_rtpmap;
+    use std::borrow::Cow;
+    let cases = [
+        ("0 PCMU/8000", "PCMU/8000", true),
+        ("96 opus/48000/2", "opus/48000/2", true),
+        ("96 opus/16000/2", "opus/48000/2", false),
+        ("97 L16/8000/1", "L16/8000", false),
+        ("97 L16/8000/0", "L16/8000", false),
+        ("97 L16/08000", "L16/8000", false),
+        ("97 L16/8000/02", "L16/8000/2", false),
+        ("97 L16/0/2", "L16/0/2", true),
+        ("18 G729/8000/x", "G729/8000", false),
+    ];
+    for (value, want, borrowed) in cases {
+        let (_, enc) = parse_rtpmap(value).unwrap();
+        assert_eq!(enc, want, "{value}");
+        assert_eq!(matches!(enc, Cow::Borrowed(_)), borrowed, "{value}");
+    }
+    assert!(parse_rtpmap("97 L16/80a0").is_none());
 }
 
 #[test]

@@ -73,7 +73,7 @@
 //! all line endings are CRLF.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::parse::{addrtype_of, parse_pt_value, parse_rtcp, parse_rtpmap, RtcpParse};
@@ -229,31 +229,26 @@ pub fn rewrite(input: &Session, rw: &SessionRewrite) -> Result<String, SdpError>
     validate(rw)?;
     let mut out = String::with_capacity(input_size(input) * 2);
     for d in 0..input.description_count() {
-        let in_desc: Vec<&Media> = media
-            .iter()
-            .filter(|m| m.description_index() == d)
-            .collect();
-        let first = in_desc.first().ok_or(SdpError::NoMedia)?;
+        let in_desc = || media.iter().filter(move |m| m.description_index() == d);
+        let first = in_desc().next().ok_or(SdpError::NoMedia)?;
         let first_rw = &rw.media[first.index()];
         let lines = input.description_lines(d);
-        let session_c = lines.iter().find(|l| l.kind == 'c').map(|l| &l.value);
+        let session_c = lines.iter().find(|l| l.kind == 'c').map(|l| l.value);
         let rewrite_session_c =
-            rw.replace_session_connection || in_desc.iter().any(|m| m.connection().is_none());
+            rw.replace_session_connection || in_desc().any(|m| m.connection().is_none());
 
         for line in lines {
             match line.kind {
-                'o' => push_line(&mut out, 'o', &rewrite_origin(&line.value, rw)),
+                'o' => write_origin(&mut out, line.value, rw),
                 's' => match &rw.session_name {
                     Some(name) => push_line(&mut out, 's', name),
-                    None => push_line(&mut out, 's', &line.value),
+                    None => push_line(&mut out, 's', line.value),
                 },
-                'c' if rewrite_session_c => push_line(
-                    &mut out,
-                    'c',
-                    &rewrite_connection(&line.value, first_rw.c_address()),
-                ),
+                'c' if rewrite_session_c => {
+                    write_connection(&mut out, line.value, first_rw.c_address())
+                }
                 'a' if strip_session_attribute(line, rw) => {}
-                _ => push_line(&mut out, line.kind, &line.value),
+                _ => push_line(&mut out, line.kind, line.value),
             }
         }
         if d == 0 {
@@ -262,13 +257,13 @@ pub fn rewrite(input: &Session, rw: &SessionRewrite) -> Result<String, SdpError>
             }
         }
         if let Some(id) = &rw.loop_protect {
-            push_attr(&mut out, &format!("rtpengine:{id}"));
+            push_attr_fmt(&mut out, format_args!("rtpengine:{id}"));
         }
 
-        for m in in_desc {
+        for m in in_desc() {
             let mrw = &rw.media[m.index()];
             if mrw.passthrough || m.is_message() {
-                write_passthrough(&mut out, m, session_c.map(String::as_str))?;
+                write_passthrough(&mut out, m, session_c)?;
             } else {
                 write_media(&mut out, input, m, mrw, rw)?;
             }
@@ -356,36 +351,71 @@ fn push_attr(out: &mut String, value: &str) {
     push_line(out, 'a', value);
 }
 
-fn addr_text(ip: IpAddr) -> String {
-    ip.to_string()
+/// An `a=` line written from format arguments, with no intermediate string.
+fn push_attr_fmt(out: &mut String, value: fmt::Arguments<'_>) {
+    out.push_str("a=");
+    let _ = out.write_fmt(value);
+    out.push_str("\r\n");
 }
 
-fn rewrite_origin(value: &str, rw: &SessionRewrite) -> String {
-    let mut p: Vec<Cow<str>> = value.split(' ').map(Cow::Borrowed).collect();
-    if p.len() < 6 {
-        return value.to_owned();
+/// Writes the space-separated `fields` as a line of type `kind`, field `i` replaced by what
+/// `replace(i, out)` writes when it returns true.
+fn push_fields(
+    out: &mut String,
+    kind: char,
+    value: &str,
+    mut replace: impl FnMut(usize, &mut String) -> bool,
+) {
+    out.push(kind);
+    out.push('=');
+    for (i, field) in value.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if !replace(i, out) {
+            out.push_str(field);
+        }
     }
-    if let Some(u) = &rw.username {
-        p[0] = Cow::Owned(u.clone());
-    }
-    if let Some(v) = rw.sdp_version {
-        p[2] = Cow::Owned(v.to_string());
-    }
-    if let Some(a) = rw.origin_address {
-        p[4] = Cow::Borrowed(addrtype_of(a));
-        p[5] = Cow::Owned(addr_text(a));
-    }
-    p.join(" ")
+    out.push_str("\r\n");
 }
 
-fn rewrite_connection(value: &str, ip: IpAddr) -> String {
-    let mut p: Vec<Cow<str>> = value.split(' ').map(Cow::Borrowed).collect();
-    if p.len() < 3 {
-        return value.to_owned();
+/// The `o=` line with the username, version and address `rw` asks for (a line with fewer
+/// than six fields as it is).
+fn write_origin(out: &mut String, value: &str, rw: &SessionRewrite) {
+    if value.split(' ').count() < 6 {
+        return push_line(out, 'o', value);
     }
-    p[1] = Cow::Borrowed(addrtype_of(ip));
-    p[2] = Cow::Owned(addr_text(ip));
-    p.join(" ")
+    push_fields(out, 'o', value, |i, out| {
+        match (i, &rw.username, rw.sdp_version, rw.origin_address) {
+            (0, Some(u), _, _) => out.push_str(u),
+            (2, _, Some(v), _) => {
+                let _ = write!(out, "{v}");
+            }
+            (4, _, _, Some(a)) => out.push_str(addrtype_of(a)),
+            (5, _, _, Some(a)) => {
+                let _ = write!(out, "{a}");
+            }
+            _ => return false,
+        }
+        true
+    });
+}
+
+/// The `c=` line with `ip` for its address (a line with fewer than three fields as it is).
+fn write_connection(out: &mut String, value: &str, ip: IpAddr) {
+    if value.split(' ').count() < 3 {
+        return push_line(out, 'c', value);
+    }
+    push_fields(out, 'c', value, |i, out| {
+        match i {
+            1 => out.push_str(addrtype_of(ip)),
+            2 => {
+                let _ = write!(out, "{ip}");
+            }
+            _ => return false,
+        }
+        true
+    });
 }
 
 fn is_direction(name: &str) -> bool {
@@ -438,7 +468,7 @@ fn write_passthrough(out: &mut String, m: &Media, session_c: Option<&str>) -> Re
     let lines = m.lines();
     if m.connection().is_some() {
         for l in lines {
-            push_line(out, l.kind, &l.value);
+            push_line(out, l.kind, l.value);
         }
         return Ok(());
     }
@@ -448,11 +478,11 @@ fn write_passthrough(out: &mut String, m: &Media, session_c: Option<&str>) -> Re
         .position(|l| matches!(l.kind, 'a' | 'b' | 'k'))
         .unwrap_or(lines.len());
     for l in &lines[..at] {
-        push_line(out, l.kind, &l.value);
+        push_line(out, l.kind, l.value);
     }
     push_line(out, 'c', c);
     for l in &lines[at..] {
-        push_line(out, l.kind, &l.value);
+        push_line(out, l.kind, l.value);
     }
     Ok(())
 }
@@ -476,61 +506,72 @@ fn write_media(
     };
     let active = m.port() != 0 && mrw.port != 0;
 
-    // m= line
-    let fields: Vec<&str> = m.m_line().split(' ').collect();
-    let mut mline = String::with_capacity(m.m_line().len() + 16);
+    // m= line: type, port, protocol, then the formats (for RTP, the codecs' payload types)
+    let mut fields = m.m_line().split(' ');
+    let (mtype, port) = (fields.next(), fields.next());
+    // The formats as written: what is left after the protocol field.
+    let formats = fields.nth(1).map(|_| {
+        let skip: usize = m.m_line().split(' ').take(3).map(|f| f.len() + 1).sum();
+        m.m_line().get(skip..).unwrap_or("")
+    });
+    out.push_str("m=");
     match &mrw.media_type {
-        Some(t) => mline.push_str(t),
-        None => mline.push_str(fields.first().copied().unwrap_or("")),
+        Some(t) => out.push_str(t),
+        None => out.push_str(mtype.unwrap_or("")),
     }
-    mline.push(' ');
+    out.push(' ');
     if m.port() == 0 {
-        mline.push_str(fields.get(1).copied().unwrap_or("0"));
+        out.push_str(port.unwrap_or("0"));
     } else {
-        let _ = write!(mline, "{}", mrw.port);
+        let _ = write!(out, "{}", mrw.port);
         if let Some(n) = m.port_count().filter(|n| *n != 1) {
-            let _ = write!(mline, "/{n}");
+            let _ = write!(out, "/{n}");
         }
     }
-    mline.push(' ');
-    mline.push_str(protocol);
+    out.push(' ');
+    out.push_str(protocol);
     if rtp {
-        if fields.len() > 3 || !codecs.is_empty() {
-            mline.push(' ');
+        if formats.is_some() || !codecs.is_empty() {
+            out.push(' ');
         }
-        let pts: Vec<String> = codecs.iter().map(|c| c.payload_type.to_string()).collect();
-        mline.push_str(&pts.join(" "));
-    } else if fields.len() > 3 {
-        mline.push(' ');
-        mline.push_str(&fields[3..].join(" "));
+        for (i, c) in codecs.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            let _ = write!(out, "{}", c.payload_type);
+        }
+    } else if let Some(f) = formats {
+        out.push(' ');
+        out.push_str(f);
     }
-    push_line(out, 'm', &mline);
+    out.push_str("\r\n");
 
     // kept lines
     let have_codecs = !codecs.is_empty();
     for l in m.lines() {
         match l.kind {
-            'c' => push_line(out, 'c', &rewrite_connection(&l.value, mrw.c_address())),
+            'c' => write_connection(out, l.value, mrw.c_address()),
             'a' if strip_media_attribute(l, rw, have_codecs, mrw.ptime.is_some()) => {}
-            _ => push_line(out, l.kind, &l.value),
+            _ => push_line(out, l.kind, l.value),
         }
     }
 
     // generated block
     if let Some(mid) = &mrw.mid {
-        push_attr(out, &format!("mid:{mid}"));
+        push_attr_fmt(out, format_args!("mid:{mid}"));
     }
     if active {
         if rtp {
             for c in codecs.iter() {
+                let pt = c.payload_type;
                 if let Some(enc) = &c.encoding {
-                    push_attr(out, &format!("rtpmap:{} {enc}", c.payload_type));
+                    push_attr_fmt(out, format_args!("rtpmap:{pt} {enc}"));
                 }
                 if let Some(f) = c.fmtp.as_deref().filter(|f| !f.is_empty()) {
-                    push_attr(out, &format!("fmtp:{} {f}", c.payload_type));
+                    push_attr_fmt(out, format_args!("fmtp:{pt} {f}"));
                 }
                 for fb in &c.rtcp_fb {
-                    push_attr(out, &format!("rtcp-fb:{} {fb}", c.payload_type));
+                    push_attr_fmt(out, format_args!("rtcp-fb:{pt} {fb}"));
                 }
             }
         }
@@ -550,7 +591,7 @@ fn write_media(
             push_attr(out, a);
         }
         if let Some(p) = mrw.ptime.filter(|_| rtp) {
-            push_attr(out, &format!("ptime:{p}"));
+            push_attr_fmt(out, format_args!("ptime:{p}"));
         }
         for a in &mrw.ice_attributes {
             push_attr(out, a);
@@ -569,13 +610,13 @@ fn write_rtcp(out: &mut String, mrw: &MediaRewrite) {
         (None, false) => return,
     };
     match mrw.rtcp_attribute {
-        RtcpAttribute::Normal => push_attr(out, &format!("rtcp:{port}")),
-        RtcpAttribute::Full => push_attr(
+        RtcpAttribute::Normal => push_attr_fmt(out, format_args!("rtcp:{port}")),
+        RtcpAttribute::Full => push_attr_fmt(
             out,
-            &format!(
+            format_args!(
                 "rtcp:{port} IN {} {}",
                 addrtype_of(mrw.address),
-                addr_text(mrw.address)
+                mrw.address
             ),
         ),
         RtcpAttribute::Omit => {}

@@ -1155,17 +1155,18 @@ fn chrome_offer_to_plain_rtp() {
     );
 }
 
-fn offer(port: u16, version: u32, user: &str) -> Session {
-    Session::parse(&format!(
+/// An offer's text; [`tracked`] parses it.
+fn offer(port: u16, version: u32, user: &str) -> String {
+    format!(
         "v=0\no={user} 42 {version} IN IP4 198.51.100.5\ns=s-{user}\nc=IN IP4 198.51.100.5\nt=0 0\nm=audio {port} RTP/AVP 0\n"
-    ))
-    .unwrap()
+    )
 }
 
-fn tracked(t: &mut OriginTracker, s: &Session, our_port: u16, flags: ReplaceFlags) -> String {
-    let mut rw = plain(s);
+fn tracked(t: &mut OriginTracker, sdp: &str, our_port: u16, flags: ReplaceFlags) -> String {
+    let s = Session::parse(sdp).unwrap();
+    let mut rw = plain(&s);
     rw.media[0].port = our_port;
-    t.rewrite(s, rw, flags, || 777).unwrap()
+    t.rewrite(&s, rw, flags, || 777).unwrap()
 }
 
 fn origin_line(out: &str) -> &str {
