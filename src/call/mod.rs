@@ -24,7 +24,7 @@ use crate::media::latch::LatchPolicy;
 use crate::media::{LegConfig, MediaPlane};
 use crate::ng::bencode::OwnedValue;
 use crate::ng::request::{AddrFamily, Command, NgRequest, RtcpMuxFlag};
-use crate::sdp::{Media, Session};
+use crate::sdp::{Direction, Media, Session};
 
 use model::{Call, EndReason, MediaSide, Monologue};
 
@@ -749,8 +749,8 @@ impl Registry {
             let on_hold = call.monologues.iter().all(|m| {
                 m.medias.iter().all(|s| {
                     matches!(
-                        s.desc.direction.as_deref(),
-                        Some("sendonly") | Some("recvonly") | Some("inactive")
+                        s.desc.direction,
+                        Some(Direction::SendOnly | Direction::RecvOnly | Direction::Inactive)
                     )
                 })
             });
@@ -881,7 +881,10 @@ fn configure_pair(
                         rtcp_mux: me.rtcp_mux,
                         latch,
                         loop_protect,
-                        rtp: protocol.to_ascii_uppercase().contains("RTP"),
+                        rtp: protocol
+                            .as_bytes()
+                            .windows(3)
+                            .any(|w| w.eq_ignore_ascii_case(b"RTP")),
                         payload_types: me.codecs.inbound.clone(),
                         srtp_recv: me.sdes.recv.clone().map(Box::new),
                         srtp_send: me.sdes.send.clone().map(Box::new),

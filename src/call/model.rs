@@ -10,7 +10,7 @@ use crate::codec::SideCodecs;
 use crate::dtls::sdes::{CryptoAttribute, SdesFlags};
 use crate::media::LegHandle;
 use crate::ng::request::RtcpMuxFlag;
-use crate::sdp::OriginTracker;
+use crate::sdp::{Direction, OriginTracker};
 
 /// What the call layer needs to know about one m= section of a party's SDP.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,14 +30,17 @@ pub struct MediaDesc {
     pub ptime: Option<u32>,
     /// The `c=` address was the zero address (old-style hold).
     pub zero_address: bool,
-    /// `sendrecv`, `sendonly`, `recvonly` or `inactive` (media level, else session level).
-    pub direction: Option<String>,
+    /// The direction attribute that applies (media level, else session level).
+    pub direction: Option<Direction>,
 }
 
 impl MediaDesc {
     /// Media that rtpbridge relays (RTP, and UDP-based like udptl); TCP media passes through.
     pub fn is_relayed(&self) -> bool {
-        !self.protocol.to_ascii_uppercase().starts_with("TCP")
+        !self
+            .protocol
+            .get(..3)
+            .is_some_and(|p| p.eq_ignore_ascii_case("TCP"))
     }
 
     pub fn is_rejected(&self) -> bool {

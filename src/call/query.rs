@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::model::{Call, MediaSide};
 use super::Registry;
 use crate::ng::bencode::{OwnedValue, Writer};
+use crate::sdp::Direction;
 
 fn int(v: u64) -> OwnedValue {
     OwnedValue::Int(v.min(i64::MAX as u64) as i64)
@@ -141,7 +142,7 @@ pub fn call_stats(call: &Call) -> OwnedValue {
             }
             w.end();
             w.key("flags").list().str("initialized");
-            let dir = side.desc.direction.as_deref().unwrap_or("sendrecv");
+            let dir = side.desc.direction.map_or("sendrecv", Direction::as_str);
             if dir == "sendrecv" || dir == "sendonly" {
                 w.str("send");
             }

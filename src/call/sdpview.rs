@@ -19,11 +19,7 @@ pub fn describe(s: &Session) -> Vec<MediaDesc> {
         .enumerate()
         .map(|(i, m)| {
             let conn = s.media_connection(i);
-            let codec = m
-                .codecs()
-                .ok()
-                .and_then(|c| c.into_iter().next())
-                .and_then(|c| c.encoding);
+            let codec = m.first_codec().ok().flatten().and_then(|c| c.encoding);
             MediaDesc {
                 kind: m.media_type().to_string(),
                 protocol: m.protocol().to_string(),
@@ -36,7 +32,7 @@ pub fn describe(s: &Session) -> Vec<MediaDesc> {
                 rtcp: m.rtcp().map(|r| (r.port, r.address)),
                 rtcp_mux: m.rtcp_mux(),
                 codec,
-                direction: Some(s.media_direction(i).as_str().to_string()),
+                direction: Some(s.media_direction(i)),
                 mid: m.mid().map(str::to_string),
                 ptime: m.ptime(),
             }

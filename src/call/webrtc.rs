@@ -103,8 +103,12 @@ fn read_party(s: &Session, i: usize) -> PartyWebrtc {
 
 /// Whether a transport protocol is DTLS-SRTP.
 pub fn is_dtls_protocol(protocol: &str) -> bool {
-    let p = protocol.to_ascii_uppercase();
-    p.starts_with("UDP/TLS/RTP/SAVP") || p.starts_with("DCCP/TLS/RTP/SAVP")
+    let starts = |prefix: &str| {
+        protocol
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
+    starts("UDP/TLS/RTP/SAVP") || starts("DCCP/TLS/RTP/SAVP")
 }
 
 fn lite_forward(req: &NgRequest) -> bool {

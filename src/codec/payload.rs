@@ -2,16 +2,28 @@
 //! which number each one carries towards the other party.
 //!
 //! One [`PayloadTypes`] lives in each leg's configuration on the media worker. It is a 128-bit
-//! bitmap and a 128-byte table: checking and renumbering a packet is two array reads and, when
-//! the legs number a codec differently, one byte written in place. The table is boxed so the
-//! worker's command messages stay small; it is built on the control plane, never per packet.
+//! bitmap and, when the legs number a codec differently, a 128-byte table: checking and
+//! renumbering a packet is two array reads and one byte written in place. The table is boxed
+//! so the worker's command messages stay small, and absent when nothing is renumbered (most
+//! calls), so that building and copying a configuration allocates nothing for it; it is built
+//! on the control plane, never per packet.
 
 /// Allowed payload types of one sender, and the number each is rewritten to.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct PayloadTypes {
     allowed: u128,
-    map: Box<[u8; 128]>,
+    /// `map[pt]` is the number `pt` is sent on with; `None`: every type keeps its number.
+    map: Option<Box<[u8; 128]>>,
 }
+
+impl PartialEq for PayloadTypes {
+    /// The same types allowed, each sent on with the same number (with or without a table).
+    fn eq(&self, other: &PayloadTypes) -> bool {
+        self.allowed == other.allowed && (0..128u8).all(|pt| self.target(pt) == other.target(pt))
+    }
+}
+
+impl Eq for PayloadTypes {}
 
 impl Default for PayloadTypes {
     /// Everything allowed, nothing renumbered (a leg no SDP has described yet).
@@ -28,7 +40,7 @@ impl std::fmt::Debug for PayloadTypes {
         let mut l = f.debug_map();
         for pt in 0..128u8 {
             if self.allows(pt) {
-                l.entry(&pt, &self.map[pt as usize]);
+                l.entry(&pt, &self.target(pt));
             }
         }
         l.finish()
@@ -48,7 +60,7 @@ impl PayloadTypes {
     pub fn allow_all() -> PayloadTypes {
         PayloadTypes {
             allowed: u128::MAX,
-            map: identity(),
+            map: None,
         }
     }
 
@@ -56,7 +68,7 @@ impl PayloadTypes {
     pub fn none() -> PayloadTypes {
         PayloadTypes {
             allowed: 0,
-            map: identity(),
+            map: None,
         }
     }
 
@@ -64,7 +76,11 @@ impl PayloadTypes {
     pub fn allow(&mut self, pt: u8, to: u8) {
         if pt < 128 && to < 128 {
             self.allowed |= 1u128 << pt;
-            self.map[pt as usize] = to;
+            match &mut self.map {
+                Some(m) => m[pt as usize] = to,
+                None if pt == to => {}
+                None => self.map.insert(identity())[pt as usize] = to,
+            }
         }
     }
 
@@ -74,16 +90,20 @@ impl PayloadTypes {
 
     /// The number `pt` is sent on with (itself when not allowed).
     pub fn target(&self, pt: u8) -> u8 {
-        self.map[(pt & 0x7f) as usize]
+        let pt = pt & 0x7f;
+        self.map.as_ref().map_or(pt, |m| m[pt as usize])
     }
 
     /// Whether no allowed payload type is renumbered.
     pub fn is_identity(&self) -> bool {
+        let Some(map) = &self.map else {
+            return true;
+        };
         // Only the allowed types (a handful) are looked at: this runs per leg configuration.
         let mut bits = self.allowed;
         while bits != 0 {
             let pt = bits.trailing_zeros() as usize;
-            if self.map[pt] as usize != pt {
+            if map[pt] as usize != pt {
                 return false;
             }
             bits &= bits - 1;
@@ -104,7 +124,9 @@ impl PayloadTypes {
         if self.allowed & (1u128 << pt) == 0 {
             return false;
         }
-        *marker_and_pt = (*marker_and_pt & 0x80) | self.map[pt as usize];
+        if let Some(map) = &self.map {
+            *marker_and_pt = (*marker_and_pt & 0x80) | map[pt as usize];
+        }
         true
     }
 }
@@ -144,6 +166,20 @@ mod tests {
         assert_eq!(b, 8, "a dropped packet is left as it was");
         assert!(!p.is_identity());
         assert_eq!(p.target(96), 101);
+    }
+
+    #[test]
+    fn equal_means_the_same_numbers_with_or_without_a_table() {
+        let mut kept = PayloadTypes::none();
+        kept.allow(96, 96);
+        assert!(kept.map.is_none(), "no table while nothing is renumbered");
+        let mut changed_back = PayloadTypes::none();
+        changed_back.allow(96, 101);
+        assert_ne!(kept, changed_back);
+        changed_back.allow(96, 96);
+        assert!(changed_back.map.is_some());
+        assert_eq!(kept, changed_back);
+        assert!(changed_back.is_identity());
     }
 
     #[test]

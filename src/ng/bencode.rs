@@ -470,6 +470,15 @@ impl From<Value<'_>> for OwnedValue {
 
 /// Appends the decimal digits of `n` (no formatting machinery: every reply writes dozens).
 fn push_decimal(mut n: u64, out: &mut Vec<u8>) {
+    // Most numbers written are string lengths and small counters.
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
+    if n < 100 {
+        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -1150,7 +1159,10 @@ mod tests {
             (0i64, &b"i0e"[..]),
             (9, b"i9e"),
             (10, b"i10e"),
+            (99, b"i99e"),
+            (100, b"i100e"),
             (-1, b"i-1e"),
+            (-42, b"i-42e"),
             (i64::MAX, b"i9223372036854775807e"),
             (i64::MIN, b"i-9223372036854775808e"),
         ] {

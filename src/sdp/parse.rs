@@ -558,42 +558,52 @@ impl<'a> Media<'a> {
         if !self.is_rtp() {
             return Ok(Vec::new());
         }
-        let mut out = Vec::with_capacity(self.formats.len());
-        for f in &self.formats {
-            let pt = leading_int(f)
-                .filter(|v| (0..=127).contains(v) && f.starts_with(|c: char| c.is_ascii_digit()))
-                .ok_or_else(|| SdpError::InvalidPayloadType {
-                    index: self.index,
-                    format: f.to_string(),
-                })?;
-            // Later attributes for the same payload type win, as in rtpengine.
-            let encoding = self
-                .attrs("rtpmap")
-                .filter_map(parse_rtpmap)
-                .filter(|(p, _)| *p == pt)
-                .last()
-                .map(|(_, e)| e.into_owned())
-                .or_else(|| static_payload_encoding(pt as u8).map(str::to_owned));
-            let fmtp = self
-                .attrs("fmtp")
-                .filter_map(parse_pt_value)
-                .filter(|(p, _)| *p == pt)
-                .last()
-                .map(|(_, v)| v.to_owned());
-            let rtcp_fb = self
-                .attrs("rtcp-fb")
-                .filter_map(parse_pt_value)
-                .filter(|(p, _)| *p == pt)
-                .map(|(_, v)| v.to_owned())
-                .collect();
-            out.push(Codec {
-                payload_type: pt as u8,
-                encoding,
-                fmtp,
-                rtcp_fb,
-            });
+        self.formats.iter().map(|f| self.codec(f)).collect()
+    }
+
+    /// The first payload type of an RTP section with its attributes ([`codecs`](Self::codecs)
+    /// without the others); `None` for a non-RTP section or one without formats.
+    pub fn first_codec(&self) -> Result<Option<Codec>, SdpError> {
+        match self.formats.first() {
+            Some(f) if self.is_rtp() => self.codec(f).map(Some),
+            _ => Ok(None),
         }
-        Ok(out)
+    }
+
+    /// Format `f` of the `m=` line with its `a=rtpmap`, `a=fmtp` and `a=rtcp-fb` attributes.
+    fn codec(&self, f: &str) -> Result<Codec, SdpError> {
+        let pt = leading_int(f)
+            .filter(|v| (0..=127).contains(v) && f.starts_with(|c: char| c.is_ascii_digit()))
+            .ok_or_else(|| SdpError::InvalidPayloadType {
+                index: self.index,
+                format: f.to_string(),
+            })?;
+        // Later attributes for the same payload type win, as in rtpengine.
+        let encoding = self
+            .attrs("rtpmap")
+            .filter_map(parse_rtpmap)
+            .filter(|(p, _)| *p == pt)
+            .last()
+            .map(|(_, e)| e.into_owned())
+            .or_else(|| static_payload_encoding(pt as u8).map(str::to_owned));
+        let fmtp = self
+            .attrs("fmtp")
+            .filter_map(parse_pt_value)
+            .filter(|(p, _)| *p == pt)
+            .last()
+            .map(|(_, v)| v.to_owned());
+        let rtcp_fb = self
+            .attrs("rtcp-fb")
+            .filter_map(parse_pt_value)
+            .filter(|(p, _)| *p == pt)
+            .map(|(_, v)| v.to_owned())
+            .collect();
+        Ok(Codec {
+            payload_type: pt as u8,
+            encoding,
+            fmtp,
+            rtcp_fb,
+        })
     }
 }
 
@@ -617,14 +627,33 @@ fn direction_in(lines: &[Line<'_>]) -> Option<Direction> {
         .find_map(|l| l.attr_name().and_then(Direction::from_attr_name))
 }
 
+/// How many lines `text` has at most (its line feeds, plus one), and how many of them are
+/// `m=` lines.
+fn count_lines(text: &str) -> (usize, usize) {
+    let b = text.as_bytes();
+    let mut lines = 1;
+    let mut media = usize::from(b.starts_with(b"m="));
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'\n' {
+            lines += 1;
+            media += usize::from(b.get(i + 1) == Some(&b'm'));
+        }
+    }
+    (lines, media)
+}
+
 impl<'a> Session<'a> {
     /// Parses an SDP body with CRLF or LF line endings. The lines borrow from `text`.
     pub fn parse(text: &'a str) -> Result<Session<'a>, SdpError> {
         if text.len() > MAX_SDP_BYTES {
             return Err(SdpError::TooLarge(text.len()));
         }
-        let mut descriptions: Vec<Vec<Line<'a>>> = Vec::new();
-        let mut media: Vec<Media<'a>> = Vec::new();
+        // Sized up front, so that the line lists rarely grow (the model lives only while a
+        // request is handled, so some room to spare costs nothing).
+        let (total_lines, media_lines) = count_lines(text);
+        let total_lines = total_lines.min(MAX_SDP_LINES + 1);
+        let mut descriptions: Vec<Vec<Line<'a>>> = Vec::with_capacity(1);
+        let mut media: Vec<Media<'a>> = Vec::with_capacity(media_lines.min(MAX_MEDIA_SECTIONS));
         let mut origin_seen = false;
         let mut session_c_seen = false;
         let mut media_c_seen = false;
@@ -632,7 +661,8 @@ impl<'a> Session<'a> {
 
         let mut rest = text;
         while !rest.is_empty() {
-            let (raw, next) = match rest.find('\n') {
+            // Lines are short: a plain byte loop beats the general substring search here.
+            let (raw, next) = match find_byte(rest, b'\n') {
                 Some(i) => (&rest[..i], &rest[i + 1..]),
                 None => (rest, ""),
             };
@@ -675,7 +705,9 @@ impl<'a> Session<'a> {
                     if descriptions.len() >= MAX_SESSION_DESCRIPTIONS {
                         return Err(SdpError::TooManySessions);
                     }
-                    descriptions.push(vec![Line::new('v', value)]);
+                    let mut lines = Vec::with_capacity(total_lines.saturating_sub(line_count) + 1);
+                    lines.push(Line::new('v', value));
+                    descriptions.push(lines);
                     origin_seen = false;
                     session_c_seen = false;
                     continue;
@@ -715,8 +747,12 @@ impl<'a> Session<'a> {
                     if media.len() >= MAX_MEDIA_SECTIONS {
                         return Err(SdpError::TooManyMedia);
                     }
-                    let m = Media::parse(media.len(), descriptions.len() - 1, value)
+                    let mut m = Media::parse(media.len(), descriptions.len() - 1, value)
                         .map_err(|reason| SdpError::BadMedia { line: n, reason })?;
+                    // Room for an even share of the lines left (the usual single section: all).
+                    let sections_left = media_lines.saturating_sub(media.len()).max(1);
+                    m.lines
+                        .reserve_exact(total_lines.saturating_sub(line_count) / sections_left + 4);
                     media.push(m);
                     media_c_seen = false;
                     continue;

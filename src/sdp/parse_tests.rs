@@ -232,6 +232,7 @@ a=rtpmap:18 G729/8000/x
         ]
     );
     assert_eq!(c[1].rtcp_fb, ["nack", "transport-cc"]);
+    assert_eq!(s.media()[0].first_codec().unwrap().as_ref(), c.first());
 }
 
 #[test]
@@ -262,6 +263,7 @@ fn codecs_reject_bad_payload_types() {
     for fmt in ["128", "abc", "-1"] {
         let text = format!("v=0\ns=-\nc=IN IP4 192.0.2.1\nm=audio 1 RTP/AVP 0 {fmt}\n");
         let s = Session::parse(&text).unwrap();
+        assert!(s.media()[0].first_codec().unwrap().is_some(), "{fmt}");
         assert!(
             matches!(
                 s.media()[0].codecs(),
@@ -273,6 +275,7 @@ fn codecs_reject_bad_payload_types() {
     // Non-RTP formats are not payload types.
     let s = Session::parse("v=0\ns=-\nm=image 1 udptl t38\n").unwrap();
     assert_eq!(s.media()[0].codecs().unwrap(), []);
+    assert_eq!(s.media()[0].first_codec().unwrap(), None);
 }
 
 #[test]
