@@ -17,6 +17,7 @@ pub mod bufring;
 pub mod latch;
 pub mod ports;
 pub mod stats;
+pub mod timer_wheel;
 pub mod webrtc;
 pub mod worker;
 

@@ -475,8 +475,8 @@ impl Worker {
         loop {
             let timeout = self
                 .timers
-                .peek()
-                .map(|std::cmp::Reverse((t, _, _))| t.saturating_duration_since(done))
+                .next_wake()
+                .map(|t| t.saturating_duration_since(done))
                 .unwrap_or(IDLE_WAIT)
                 .min(IDLE_WAIT);
             // A new twin's receive waits for its socket's queue to empty: look again soon.

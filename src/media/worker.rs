@@ -12,8 +12,6 @@
 //! encrypted in place just before the send, into the tail room the receive buffer keeps free.
 //! The crypto contexts are built when a leg's keys change, never per packet.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering::Relaxed;
@@ -27,6 +25,7 @@ use slab::Slab;
 
 use super::latch::{Latch, LatchPolicy, PacketInfo, Verdict};
 use super::stats::{bump, LegStats, WorkerCounters};
+use super::timer_wheel::TimerWheel;
 use super::webrtc::{DtlsLegConfig, DtlsRefusal, IceLegConfig, LegWebrtc, Output};
 use crate::codec::PayloadTypes;
 use crate::config::IoEngine;
@@ -379,7 +378,10 @@ pub struct Worker {
     cert: Option<LazyCert>,
     /// ICE/DTLS deadlines: (when, slab index, leg id). Entries go stale when a leg's deadline
     /// moves; the leg's own `timer` says which one counts.
-    timers: BinaryHeap<Reverse<(Instant, usize, LegId)>>,
+    /// Deadlines of the legs' ICE/DTLS stages: (leg index, leg id).
+    timers: TimerWheel<(usize, LegId)>,
+    /// The entries one [`Worker::run_timers`] takes from the wheel (kept for its capacity).
+    due: Vec<(Instant, usize, LegId)>,
     /// Pause after a wake-up that handled packets (`--wakeup-batch-us`).
     wakeup_batch: Option<std::time::Duration>,
     /// `--io-engine`: what [`Worker::run`] tries first.
@@ -424,7 +426,8 @@ impl Worker {
                 port_range,
                 buf: vec![0u8; RECV_BUF],
                 cert,
-                timers: BinaryHeap::new(),
+                timers: TimerWheel::new(Instant::now()),
+                due: Vec::new(),
                 wakeup_batch: None,
                 engine: IoEngine::Epoll,
                 uring: None,
@@ -465,8 +468,8 @@ impl Worker {
             }
             let timeout = self
                 .timers
-                .peek()
-                .map(|Reverse((t, _, _))| t.saturating_duration_since(Instant::now()));
+                .next_wake()
+                .map(|t| t.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -503,14 +506,14 @@ impl Worker {
 
     /// Runs the ICE/DTLS timers that are due.
     fn run_timers(&mut self, now: Instant) {
-        while let Some(&Reverse((t, idx, id))) = self.timers.peek() {
-            if t > now {
-                return;
-            }
-            self.timers.pop();
+        let mut due = std::mem::take(&mut self.due);
+        self.timers
+            .expire(now, |t, (idx, id)| due.push((t, idx, id)));
+        for &(t, idx, id) in &due {
             let Some(leg) = self.legs.get_mut(idx) else {
                 continue;
             };
+            // A leg gone, or re-armed since (its deadline moved): a stale entry.
             if leg.id != id || leg.timer != Some(t) {
                 continue;
             }
@@ -520,6 +523,8 @@ impl Worker {
             }
             self.flush_web(idx);
         }
+        due.clear();
+        self.due = due;
     }
 
     /// Carries out what a leg's ICE/DTLS stages produced, and re-arms its timer.
@@ -604,7 +609,7 @@ impl Worker {
         if next != leg.timer {
             leg.timer = next;
             if let Some(t) = next {
-                self.timers.push(Reverse((t, idx, leg.id)));
+                self.timers.insert(t, (idx, leg.id));
             }
         }
     }
