@@ -11,7 +11,9 @@
 //! - From its `connect` on, what the destination sends to the port arrives on the twin, and
 //!   the twin's datagrams count as the token's. Its receive is armed only once the socket's
 //!   queue is empty ([`Uring::arm_twins`]), so what the party sent before the switch is
-//!   handled before what it sent after, in order.
+//!   handled before what it sent after, in order. It is a plain multishot `recv`: the kernel
+//!   writes no source address, which is where the twin is connected ([`Uring::twin_source`];
+//!   a move cancels it and arms a new one, see [`Uring::move_twin`]).
 //! - It closes with its token's receive ([`Uring::cancel`]). A twin whose receive fails (a
 //!   connected socket reports ICMP errors, such as port unreachable) is closed, and the token
 //!   sends without one for [`TWIN_RETRY`] datagrams (by then the closed socket, which its
@@ -46,6 +48,9 @@ pub(super) struct Twin {
     file: u32,
     /// Generation of its receive (0: not armed yet).
     pub(super) gen: u32,
+    /// The receive cancelled at the last move, until its last completion: its generation and
+    /// where the twin was connected while it ran (the source of its datagrams).
+    old: Option<(u32, SocketAddr)>,
     /// With a socket: sends in a row to another destination; without: sends left before
     /// trying to make one again.
     count: u16,
@@ -69,6 +74,7 @@ impl Default for Twin {
             orig: -1,
             file: NO_FILE,
             gen: 0,
+            old: None,
             count: 0,
             rounds: 0,
         }
@@ -95,17 +101,40 @@ impl Uring {
         None
     }
 
-    /// Connects token `tok`'s twin to `dest` instead, once its socket has nothing queued (or
-    /// after [`ARM_ROUNDS`] more sends): from the `connect` on, what `dest` sends arrives
-    /// on the twin, after what it sent before (in the socket's queue, which is empty).
-    /// Datagrams from the old destination still in the twin's queue are received as usual.
+    /// Connects token `tok`'s twin to `dest` instead, once its socket and the twin have
+    /// nothing queued (or after [`ARM_ROUNDS`] more sends): from the `connect` on, what `dest`
+    /// sends arrives on the twin, after what it sent before (in the socket's queue, which is
+    /// empty). The twin's receive, which names no source, is cancelled first (its completions
+    /// still due come from the old destination: [`Twin::old`]), and a new one is armed as for
+    /// a new twin. A datagram from the old destination that slips into the twin's queue
+    /// between the check and the `connect`, or one of a flooded twin, is taken as the new
+    /// destination's: the same party's, sent before it moved.
     #[cold]
     fn move_twin(&mut self, tok: usize, dest: SocketAddr) {
         let t = &mut self.twins[tok];
         t.count = t.count.saturating_add(1);
-        if queued(t.orig) && t.count < TWIN_MOVE + ARM_ROUNDS {
+        let Some(sock) = &t.sock else {
+            return;
+        };
+        let busy = queued(t.orig) || queued(sock.as_raw_fd());
+        // The previous move's receive must have ended first (its source is remembered once).
+        if t.old.is_some() || (busy && t.count < TWIN_MOVE + ARM_ROUNDS) {
             return;
         }
+        if let (Some(old_dest), gen @ 1..) = (t.dest, t.gen) {
+            t.old = Some((gen, old_dest));
+            t.gen = 0;
+            let e = opcode::AsyncCancel::new(ud(TAG_TWIN, gen, tok as u32))
+                .build()
+                .user_data(ud(TAG_CANCEL, 0, 0));
+            // Cancelled before the `connect`, so that it takes nothing from the new source.
+            if let Err(e) = self.push(&e).and_then(|()| self.submit_now()) {
+                tracing::debug!("io_uring: cannot move a connected twin: {e}");
+                self.drop_twin(tok);
+                return;
+            }
+        }
+        let t = &mut self.twins[tok];
         let Some(sock) = &t.sock else {
             return;
         };
@@ -113,6 +142,8 @@ impl Uring {
             Ok(()) => {
                 t.dest = Some(dest);
                 t.count = 0;
+                t.rounds = 0;
+                self.twins_waiting.push(tok);
             }
             Err(e) => {
                 tracing::debug!(%dest, "io_uring: cannot move a connected twin: {e}");
@@ -185,7 +216,7 @@ impl Uring {
             self.gen = (self.gen % 0xff_ffff) + 1;
             let gen = self.gen;
             self.twins[tok].gen = gen;
-            if let Err(e) = self.push_recv_on(target, ud(TAG_TWIN, gen, tok as u32)) {
+            if let Err(e) = self.push_twin_recv(target, ud(TAG_TWIN, gen, tok as u32)) {
                 tracing::debug!("io_uring: cannot receive on a connected twin: {e}");
                 self.drop_twin(tok);
             }
@@ -195,10 +226,17 @@ impl Uring {
     /// A twin receive that ended (`res`: its result): armed again if it only ran out of
     /// buffers; else (an error: a connected socket reports ICMP errors) the twin is dropped.
     pub(super) fn twin_recv_ended(&mut self, tok: usize, gen: u32, res: i32) {
-        let again = match self.twins.get(tok).and_then(Twin::target) {
-            Some(t) if res == -libc::ENOBUFS => {
-                self.push_recv_on(t, ud(TAG_TWIN, gen, tok as u32)).is_ok()
+        // The receive a move cancelled has ended: nothing more comes from the old source.
+        if let Some(t) = self.twins.get_mut(tok) {
+            if t.old.is_some_and(|(g, _)| g == gen) {
+                t.old = None;
+                return;
             }
+        }
+        let again = match self.twins.get(tok).and_then(Twin::target) {
+            Some(t) if res == -libc::ENOBUFS => self
+                .push_twin_recv(t, ud(TAG_TWIN, gen, tok as u32))
+                .is_ok(),
             _ => false,
         };
         if !again {
@@ -237,12 +275,24 @@ impl Uring {
         drop(t.sock);
     }
 
+    /// Where a datagram of token `tok`'s twin receive `gen` came from: where the twin was
+    /// connected while that receive ran.
+    pub(super) fn twin_source(&self, tok: usize, gen: u32) -> Option<SocketAddr> {
+        let t = self.twins.get(tok)?;
+        if t.gen == gen {
+            return t.dest;
+        }
+        t.old.filter(|(g, _)| *g == gen).map(|(_, d)| d)
+    }
+
     /// Whether a receive completion of token `tok` with generation `gen` is current (`twin`:
     /// one of the token's twin).
     pub(super) fn live(&self, tok: usize, gen: u32, twin: bool) -> bool {
         gen != 0
             && if twin {
-                self.twins.get(tok).is_some_and(|t| t.gen == gen)
+                self.twins
+                    .get(tok)
+                    .is_some_and(|t| t.gen == gen || t.old.is_some_and(|(g, _)| g == gen))
             } else {
                 self.gens.get(tok) == Some(&gen)
             }

@@ -348,6 +348,24 @@ impl Uring {
         self.push_recv_on(target, ud(TAG_RECV, gen, index))
     }
 
+    /// A twin's receive: a plain multishot `recv`, with no source address written, as all of
+    /// a connected socket's datagrams come from where it is connected (see
+    /// [`Uring::twin_source`]).
+    fn push_twin_recv(&mut self, target: Target, user: u64) -> io::Result<()> {
+        let e = match target {
+            Target::Fixed(slot) => opcode::RecvMulti::new(types::Fixed(slot), GROUP).build(),
+            Target::Fd(fd) => opcode::RecvMulti::new(types::Fd(fd), GROUP).build(),
+        };
+        self.push(&e.user_data(user))
+    }
+
+    /// Hands the kernel what is queued now rather than at the loop's next wait.
+    fn submit_now(&mut self) -> io::Result<()> {
+        self.ring.submit()?;
+        self.reclaim_sent();
+        Ok(())
+    }
+
     fn push_recv_on(&mut self, target: Target, user: u64) -> io::Result<()> {
         let e = match target {
             Target::Fixed(slot) => {
@@ -632,16 +650,27 @@ impl Worker {
             u.bufs.give(bid);
             return false;
         }
-        let parsed = types::RecvMsgOut::parse(u.bufs.buf(bid, res as usize), &u.msg)
-            .ok()
-            .filter(|out| !out.is_payload_truncated() && !out.is_name_data_truncated())
-            .and_then(|out| {
-                let src = parse_sockaddr(out.name_data())?;
-                let p = out.payload_data();
+        let parsed = if twin {
+            // A twin's receive writes the datagram alone; its source is where the twin was
+            // connected when it arrived.
+            u.twin_source(tok, gen).map(|src| {
+                let p = u.bufs.buf(bid, res as usize);
                 let len = p.len().min(RECV_BUF - super::SRTP_TAIL);
                 self.buf[..len].copy_from_slice(&p[..len]);
-                Some((src, len))
-            });
+                (src, len)
+            })
+        } else {
+            types::RecvMsgOut::parse(u.bufs.buf(bid, res as usize), &u.msg)
+                .ok()
+                .filter(|out| !out.is_payload_truncated() && !out.is_name_data_truncated())
+                .and_then(|out| {
+                    let src = parse_sockaddr(out.name_data())?;
+                    let p = out.payload_data();
+                    let len = p.len().min(RECV_BUF - super::SRTP_TAIL);
+                    self.buf[..len].copy_from_slice(&p[..len]);
+                    Some((src, len))
+                })
+        };
         let Some((src, len)) = parsed else {
             u.bufs.give(bid);
             bump(&self.counters.received, 1);
