@@ -148,7 +148,12 @@ mod sizes {
 
     /// One datagram to the relay; what reaches `to` (whole: the buffer is larger than anything
     /// sent), if anything.
-    fn through(from: &UdpSocket, port: u16, to: &UdpSocket, pkt: &[u8]) -> Option<Vec<u8>> {
+    pub(super) fn through(
+        from: &UdpSocket,
+        port: u16,
+        to: &UdpSocket,
+        pkt: &[u8],
+    ) -> Option<Vec<u8>> {
         from.send_to(pkt, ("127.0.0.1", port)).unwrap();
         to.set_read_timeout(Some(Duration::from_millis(500)))
             .unwrap();
@@ -428,6 +433,49 @@ mod twins {
             .filter(|(l, _)| l.port() == port)
             .filter_map(|(_, r)| r)
             .collect()
+    }
+
+    /// A twin's receive names no source and its buffer has no room for one: a datagram too
+    /// large for the relay is dropped and counted there too, never relayed cut short, and
+    /// what follows passes whole.
+    #[test]
+    fn an_oversized_datagram_on_a_twin_is_dropped_and_counted() {
+        let Some(srv) = crate::uring_server() else {
+            return;
+        };
+        let c = srv.client();
+        let pid = srv.child.id();
+        let call = setup(&c, "twin-sizes", "", "", &[]);
+        relay_check(&call.a, call.to_a_side, &call.b, call.to_b_side, 20, 0x1111);
+        relay_check(&call.b, call.to_b_side, &call.a, call.to_a_side, 20, 0x2222);
+        // From here on what A sends arrives on the twin.
+        assert_eq!(
+            connected_on(pid, call.to_a_side),
+            vec![call.a.local_addr().unwrap()]
+        );
+        let sized = |seq: u16, len: usize| {
+            let mut p = rtp(0x1111, seq, 1);
+            p.resize(len, 0xa5);
+            p
+        };
+        let malformed = media_stat(&c, "malformed");
+        // Just over the limit, and over the whole receive buffer.
+        for (seq, len) in [(20u16, 2049usize), (21, 4000)] {
+            call.a
+                .send_to(&sized(seq, len), ("127.0.0.1", call.to_a_side))
+                .unwrap();
+        }
+        assert_eq!(
+            await_media_stat(&c, "malformed", malformed + 2),
+            malformed + 2,
+            "both dropped and counted"
+        );
+        let pkt = sized(22, 2048);
+        assert_eq!(
+            super::sizes::through(&call.a, call.to_a_side, &call.b, &pkt).as_deref(),
+            Some(&pkt[..]),
+            "the next datagram passes whole (nothing of the dropped ones before it)"
+        );
     }
 
     /// Receives `n` datagrams on `s` and returns their RTP sequence numbers.

@@ -350,11 +350,16 @@ impl Uring {
 
     /// A twin's receive: a plain multishot `recv`, with no source address written, as all of
     /// a connected socket's datagrams come from where it is connected (see
-    /// [`Uring::twin_source`]).
+    /// [`Uring::twin_source`]). `MSG_TRUNC`: a datagram too large for the buffer reports its
+    /// real length, so that it is dropped rather than relayed cut short.
     fn push_twin_recv(&mut self, target: Target, user: u64) -> io::Result<()> {
         let e = match target {
-            Target::Fixed(slot) => opcode::RecvMulti::new(types::Fixed(slot), GROUP).build(),
-            Target::Fd(fd) => opcode::RecvMulti::new(types::Fd(fd), GROUP).build(),
+            Target::Fixed(slot) => opcode::RecvMulti::new(types::Fixed(slot), GROUP)
+                .flags(libc::MSG_TRUNC)
+                .build(),
+            Target::Fd(fd) => opcode::RecvMulti::new(types::Fd(fd), GROUP)
+                .flags(libc::MSG_TRUNC)
+                .build(),
         };
         self.push(&e.user_data(user))
     }
@@ -653,7 +658,8 @@ impl Worker {
         let parsed = if twin {
             // A twin's receive writes the datagram alone; its source is where the twin was
             // connected when it arrived.
-            u.twin_source(tok, gen).map(|src| {
+            let whole = res as usize <= MAX_DATAGRAM;
+            u.twin_source(tok, gen).filter(|_| whole).map(|src| {
                 let p = u.bufs.buf(bid, res as usize);
                 let len = p.len().min(RECV_BUF - super::SRTP_TAIL);
                 self.buf[..len].copy_from_slice(&p[..len]);
