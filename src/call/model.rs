@@ -10,7 +10,7 @@ use crate::codec::SideCodecs;
 use crate::dtls::sdes::{CryptoAttribute, SdesFlags};
 use crate::media::LegHandle;
 use crate::ng::request::RtcpMuxFlag;
-use crate::sdp::{Direction, OriginTracker};
+use crate::sdp::{starts_with_ignore_case, Direction, OriginTracker};
 
 /// What the call layer needs to know about one m= section of a party's SDP.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,10 +37,7 @@ pub struct MediaDesc {
 impl MediaDesc {
     /// Media that rtpbridge relays (RTP, and UDP-based like udptl); TCP media passes through.
     pub fn is_relayed(&self) -> bool {
-        !self
-            .protocol
-            .get(..3)
-            .is_some_and(|p| p.eq_ignore_ascii_case("TCP"))
+        !starts_with_ignore_case(&self.protocol, "TCP")
     }
 
     pub fn is_rejected(&self) -> bool {

@@ -24,7 +24,7 @@ use crate::dtls::dtls::{Fingerprint, HashAlgorithm, LazyCert};
 use crate::ice::{Candidate, CandidateType, Credentials};
 use crate::media::webrtc::{DtlsLegConfig, DtlsSetup, IceLegConfig};
 use crate::ng::request::{IceMode, NgRequest};
-use crate::sdp::Session;
+use crate::sdp::{starts_with_ignore_case, Session};
 
 /// ICE state of one party's side.
 #[derive(Debug, Clone, Default)]
@@ -103,12 +103,8 @@ fn read_party(s: &Session, i: usize) -> PartyWebrtc {
 
 /// Whether a transport protocol is DTLS-SRTP.
 pub fn is_dtls_protocol(protocol: &str) -> bool {
-    let starts = |prefix: &str| {
-        protocol
-            .get(..prefix.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-    };
-    starts("UDP/TLS/RTP/SAVP") || starts("DCCP/TLS/RTP/SAVP")
+    starts_with_ignore_case(protocol, "UDP/TLS/RTP/SAVP")
+        || starts_with_ignore_case(protocol, "DCCP/TLS/RTP/SAVP")
 }
 
 fn lite_forward(req: &NgRequest) -> bool {

@@ -36,7 +36,7 @@
 //! telephone-event alone. A rejected section (port 0) lists the matching codecs, else the
 //! offer's first.
 
-use crate::sdp::{Codec, Media, SdpError};
+use crate::sdp::{starts_with_ignore_case, Codec, Media, SdpError};
 
 use super::flags::{is_all, rtpengine_can_synthesise, spec_matches, CodecFlags};
 use super::format::{
@@ -416,7 +416,7 @@ pub fn answer(
         let red = a
             .encoding
             .as_deref()
-            .is_some_and(|e| e.to_ascii_lowercase().starts_with("red/"));
+            .is_some_and(|e| starts_with_ignore_case(e, "red/"));
         let to_offer = |pt: u8| {
             matched
                 .iter()

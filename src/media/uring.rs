@@ -655,28 +655,30 @@ impl Worker {
             u.bufs.give(bid);
             return false;
         }
-        let parsed = if twin {
+        let received = u.bufs.buf(bid, res as usize);
+        let datagram = if twin {
             // A twin's receive writes the datagram alone; its source is where the twin was
             // connected when it arrived.
             let whole = res as usize <= MAX_DATAGRAM;
-            u.twin_source(tok, gen).filter(|_| whole).map(|src| {
-                let p = u.bufs.buf(bid, res as usize);
-                let len = p.len().min(RECV_BUF - super::SRTP_TAIL);
-                self.buf[..len].copy_from_slice(&p[..len]);
-                (src, len)
-            })
+            u.twin_source(tok, gen)
+                .filter(|_| whole)
+                .map(|src| (src, received))
         } else {
-            types::RecvMsgOut::parse(u.bufs.buf(bid, res as usize), &u.msg)
+            types::RecvMsgOut::parse(received, &u.msg)
                 .ok()
                 .filter(|out| !out.is_payload_truncated() && !out.is_name_data_truncated())
                 .and_then(|out| {
                     let src = parse_sockaddr(out.name_data())?;
-                    let p = out.payload_data();
-                    let len = p.len().min(RECV_BUF - super::SRTP_TAIL);
-                    self.buf[..len].copy_from_slice(&p[..len]);
-                    Some((src, len))
+                    // The payload ends what the receive wrote.
+                    let n = out.payload_data().len();
+                    Some((src, &received[received.len() - n..]))
                 })
         };
+        let parsed = datagram.map(|(src, p)| {
+            let len = p.len().min(RECV_BUF - super::SRTP_TAIL);
+            self.buf[..len].copy_from_slice(&p[..len]);
+            (src, len)
+        });
         let Some((src, len)) = parsed else {
             u.bufs.give(bid);
             bump(&self.counters.received, 1);

@@ -158,6 +158,14 @@ pub fn canonical_protocol(proto: &str) -> Option<&'static str> {
         .map(|(name, _)| *name)
 }
 
+/// Whether `s` starts with `prefix`, ASCII case ignored (SDP protocol and encoding names are
+/// case-insensitive), without a lowercased copy.
+pub fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
 /// Whether a transport protocol is one of the RTP profiles rtpengine handles.
 pub fn is_rtp_protocol(proto: &str) -> bool {
     KNOWN_PROTOCOLS

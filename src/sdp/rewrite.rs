@@ -507,13 +507,9 @@ fn write_media(
     let active = m.port() != 0 && mrw.port != 0;
 
     // m= line: type, port, protocol, then the formats (for RTP, the codecs' payload types)
-    let mut fields = m.m_line().split(' ');
-    let (mtype, port) = (fields.next(), fields.next());
-    // The formats as written: what is left after the protocol field.
-    let formats = fields.nth(1).map(|_| {
-        let skip: usize = m.m_line().split(' ').take(3).map(|f| f.len() + 1).sum();
-        m.m_line().get(skip..).unwrap_or("")
-    });
+    // Type, port, protocol, and the formats as written (what is left after the protocol).
+    let mut fields = m.m_line().splitn(4, ' ');
+    let (mtype, port, formats) = (fields.next(), fields.next(), fields.nth(1));
     out.push_str("m=");
     match &mrw.media_type {
         Some(t) => out.push_str(t),
