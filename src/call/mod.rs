@@ -58,6 +58,9 @@ pub enum CallError {
     Unsupported(String),
     #[error("{0}")]
     Codec(#[from] CodecError),
+    /// A bug met while handling the request (see [`Registry::handle_contained`]).
+    #[error("Internal error; the call was ended")]
+    Internal,
 }
 
 /// Counters for `statistics`.
@@ -88,6 +91,9 @@ pub struct Registry {
     recordings: recording::Recordings,
     /// The daemon's DTLS certificate, whose fingerprint our DTLS-SRTP SDP carries.
     dtls_cert: Option<crate::dtls::dtls::LazyCert>,
+    /// Tests: an offer for this call-id panics once its legs are allocated.
+    #[cfg(test)]
+    panic_on: Option<String>,
 }
 
 fn unix_now() -> (u64, u32) {
@@ -155,7 +161,15 @@ impl Registry {
             started: Instant::now(),
             recordings: Default::default(),
             dtls_cert: None,
+            #[cfg(test)]
+            panic_on: None,
         }
+    }
+
+    /// Tests: makes an offer for `call_id` panic halfway (after its legs are allocated).
+    #[cfg(test)]
+    pub(crate) fn inject_panic(&mut self, call_id: &str) {
+        self.panic_on = Some(call_id.to_owned());
     }
 
     /// Sets the certificate DTLS-SRTP legs use (the workers were given the same one).
@@ -190,6 +204,46 @@ impl Registry {
     /// requests meanwhile.
     pub fn start_settle(&mut self) -> Option<crate::media::SyncTicket> {
         self.media.start_sync()
+    }
+
+    /// [`handle`](Self::handle), with a bug in it kept to the request's own call: a panic
+    /// becomes [`CallError::Internal`] (an error reply) instead of ending the control thread
+    /// and with it every call, and the call it happened in is ended, since its state may be
+    /// half updated (its ports go back to the pool, its worker drops its legs).
+    pub fn handle_contained(
+        &mut self,
+        req: &NgRequest,
+        now: Instant,
+    ) -> Result<OwnedValue, CallError> {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        let panic = match catch_unwind(AssertUnwindSafe(|| self.handle(req, now))) {
+            Ok(result) => return result,
+            Err(panic) => panic,
+        };
+        let what = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("no message");
+        let call_id = req.call_id.as_deref().unwrap_or("");
+        tracing::error!(
+            call_id,
+            command = req.command.name(),
+            "internal error while handling an NG command ({what}); ending the call"
+        );
+        self.totals.errors += 1;
+        if !call_id.is_empty() {
+            // The call's state is suspect: ending it may fail too, and is contained as well.
+            if catch_unwind(AssertUnwindSafe(|| {
+                self.end_call(call_id, EndReason::Shutdown)
+            }))
+            .is_err()
+            {
+                tracing::error!(call_id, "internal error while ending the call; dropped");
+                self.calls.remove(call_id);
+            }
+        }
+        Err(CallError::Internal)
     }
 
     /// Executes one NG command. Its media commands are queued but the workers are only woken
@@ -407,6 +461,10 @@ impl Registry {
             }
         }
         call.monologues[a].bundle = bundle_group(&session);
+        #[cfg(test)]
+        if self.panic_on.as_deref() == Some(call_id) {
+            panic!("injected failure in the offer of {call_id}");
+        }
         ice_addresses(&mut self.media, call, a, b, &self.cfg.interfaces);
         configure_pair(&self.media, call, a, b, policy, req.flags.loop_protect);
 

@@ -94,7 +94,7 @@ fn process(
                     for w in &req.warnings {
                         tracing::warn!(call_id = req.call_id.as_deref().unwrap_or(""), "{w}");
                     }
-                    match registry.handle(&req, now) {
+                    match registry.handle_contained(&req, now) {
                         Ok(v) => v,
                         Err(e) => {
                             tracing::warn!(
@@ -384,6 +384,100 @@ mod tests {
             let media = get(&stats, "mediastatistics").expect("mediastatistics");
             return get(&media, name).and_then(|v| v.as_int()).expect(name);
         }
+    }
+
+    /// A bug in one call's handling (here an injected panic halfway through its offer, once
+    /// its ports are taken) is an error reply for that request: the control thread goes on,
+    /// the other call is untouched, and the failed call is ended with its ports given back.
+    #[test]
+    fn a_panic_in_one_call_is_an_error_reply_and_ends_only_that_call() {
+        let cfg = Config {
+            delete_delay: 0,
+            // Room for two calls (two legs each, RTP and RTCP): a third offer gets ports only
+            // if the failed call gave its back. Above the kernel's ephemeral range.
+            port_min: 61400,
+            port_max: 61407,
+            ..Config::default()
+        };
+        let media = MediaPlane::start(
+            1,
+            cfg.port_min,
+            cfg.port_max,
+            None,
+            None,
+            crate::config::IoEngine::default(),
+        )
+        .expect("worker");
+        let mut registry = Registry::new(Arc::new(cfg), media);
+        registry.inject_panic("boom");
+        let mut control = UdpControl::bind(&["127.0.0.1:0".parse().expect("addr")]).expect("bind");
+        let server = control.local_addrs()[0];
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            control.run(&mut registry, &stop2);
+            registry.shutdown();
+        });
+        let c = UdpSocket::bind("127.0.0.1:0").expect("client");
+        c.connect(server).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let ask = |cookie: &str, body: OwnedValue| -> Vec<u8> {
+            c.send(&request(cookie, body)).expect("send");
+            recv_all(&c, 1).remove(0)
+        };
+        let offer = |id: &str| {
+            OwnedValue::dict()
+                .with("command", "offer")
+                .with("call-id", id)
+                .with("from-tag", "a")
+                .with("sdp", sdp(40000))
+        };
+        let result = |reply: &[u8]| -> (String, Option<String>) {
+            let sp = reply.iter().position(|&b| b == b' ').expect("cookie");
+            let v = decode(&reply[sp + 1..]).expect("bencode");
+            let d = v.as_dict().expect("dict");
+            let text = |k: &str| {
+                d.get(k)
+                    .and_then(Value::as_bytes)
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+            };
+            (text("result").expect("result"), text("error-reason"))
+        };
+
+        let (_, calm_port) = parse_reply(&ask("o1", offer("calm")));
+        assert_ne!(calm_port, 0);
+        let (res, reason) = result(&ask("o2", offer("boom")));
+        assert_eq!(res, "error");
+        assert_eq!(
+            reason.as_deref(),
+            Some("Internal error; the call was ended")
+        );
+        // The failed call is gone; the other one answers as before.
+        let query = |id: &str| {
+            OwnedValue::dict()
+                .with("command", "query")
+                .with("call-id", id)
+        };
+        let (res, reason) = result(&ask("q1", query("boom")));
+        assert_eq!(
+            (res.as_str(), reason.as_deref()),
+            ("error", Some("Unknown call-id"))
+        );
+        let answer = OwnedValue::dict()
+            .with("command", "answer")
+            .with("call-id", "calm")
+            .with("from-tag", "a")
+            .with("to-tag", "b")
+            .with("sdp", sdp(40002));
+        let (_, answer_port) = parse_reply(&ask("a1", answer));
+        assert_ne!(answer_port, 0);
+        // Its ports went back to the pool: a new call gets them.
+        let (_, port) = parse_reply(&ask("o3", offer("after")));
+        assert_ne!(port, 0);
+
+        stop.store(true, Ordering::Relaxed);
+        thread.join().expect("the control thread ended normally");
     }
 
     #[test]
