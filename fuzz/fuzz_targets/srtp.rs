@@ -41,13 +41,17 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = packet.to_vec();
     buf.resize(packet.len() + tx.rtp_overhead(), 0);
     if let Ok(n) = tx.protect_rtp(&mut buf, packet.len()) {
-        let m = rx.unprotect_rtp(&mut buf[..n]).expect("own SRTP must unprotect");
+        let m = rx
+            .unprotect_rtp(&mut buf[..n])
+            .expect("own SRTP must unprotect");
         assert_eq!(&buf[..m], packet);
     }
     let mut buf = packet.to_vec();
     buf.resize(packet.len() + tx.rtcp_overhead(), 0);
     if let Ok(n) = tx.protect_rtcp(&mut buf, packet.len()) {
-        let m = rx.unprotect_rtcp(&mut buf[..n]).expect("own SRTCP must unprotect");
+        let m = rx
+            .unprotect_rtcp(&mut buf[..n])
+            .expect("own SRTCP must unprotect");
         assert_eq!(&buf[..m], packet);
     }
 
