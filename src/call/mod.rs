@@ -411,8 +411,9 @@ impl Registry {
             }
             let relayed = d.is_relayed() && !d.is_rejected();
             for (m, (bind, _)) in [(a, a_addr), (b, b_addr)] {
-                let tag = call.monologues[m].tag_str().to_string();
-                let side = &mut call.monologues[m].medias[i];
+                let mono = &mut call.monologues[m];
+                let tag = mono.tag.as_deref().unwrap_or("");
+                let side = &mut mono.medias[i];
                 let wrong_family = side.leg.as_ref().is_some_and(|l| l.address != bind);
                 if (!relayed || wrong_family) && side.leg.is_some() {
                     if let Some(l) = side.leg.take() {
@@ -422,7 +423,7 @@ impl Registry {
                 if relayed && side.leg.is_none() {
                     let leg = self
                         .media
-                        .add_leg(worker, bind, call_id, &tag)
+                        .add_leg(worker, bind, call_id, tag)
                         .map_err(|_| CallError::NoPorts)?;
                     side.leg = Some(leg);
                 }
@@ -446,8 +447,7 @@ impl Registry {
                 let out_protocol = req.transport_protocol.as_deref().unwrap_or(&d.protocol);
                 let forced = req.transport_protocol.is_some();
                 sdes::on_offer(a_side, b_side, m, out_protocol, forced, &sdes_flags, osrtp);
-                let out_protocol = out_protocol.to_string();
-                webrtc::on_offer(a_side, b_side, &session, i, &out_protocol, req);
+                webrtc::on_offer(a_side, b_side, &session, i, out_protocol, req);
             }
         }
         // Sections dropped from the SDP: release their sockets.

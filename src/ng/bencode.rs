@@ -96,6 +96,13 @@ impl<'a> Dict<'a> {
         }
     }
 
+    /// An empty dictionary with room for `n` entries.
+    pub fn with_capacity(n: usize) -> Self {
+        Dict {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
     /// Appends an entry (keeps any earlier entry with the same key).
     pub fn push(&mut self, key: &'a [u8], value: Value<'a>) {
         self.entries.push((key, value));
@@ -673,7 +680,9 @@ enum Frame<'a> {
 /// Decodes one bencode value that must span the whole input.
 pub fn decode_with<'a>(input: &'a [u8], limits: &Limits) -> Result<Value<'a>, BencodeError> {
     let mut pos = 0usize;
-    let mut stack: Vec<Frame<'a>> = Vec::new();
+    // Sized for an NG request (a dictionary of a dozen keys holding a few short lists and
+    // dictionaries), so that decoding one allocates once per container instead of growing.
+    let mut stack: Vec<Frame<'a>> = Vec::with_capacity(4);
     let mut items = 0usize;
 
     loop {
@@ -707,10 +716,10 @@ pub fn decode_with<'a>(input: &'a [u8], limits: &Limits) -> Result<Value<'a>, Be
                 count_item(&mut items, limits, start)?;
                 pos += 1;
                 stack.push(if byte == b'l' {
-                    Frame::List(Vec::new())
+                    Frame::List(Vec::with_capacity(4))
                 } else {
                     Frame::Dict {
-                        dict: Dict::new(),
+                        dict: Dict::with_capacity(if stack.is_empty() { 16 } else { 4 }),
                         key: None,
                     }
                 });

@@ -70,10 +70,16 @@ impl Default for Command {
 
 impl Command {
     pub fn from_name(name: &str) -> Command {
-        let n: Vec<u8> = name
-            .bytes()
-            .map(|b| if b == b'-' || b == b'_' { b' ' } else { b })
-            .collect();
+        // Copied only when there is something to map (`start_recording`, `play-media`).
+        let n: Cow<'_, [u8]> = if name.bytes().any(|b| b == b'-' || b == b'_') {
+            Cow::Owned(
+                name.bytes()
+                    .map(|b| if b == b'-' || b == b'_' { b' ' } else { b })
+                    .collect(),
+            )
+        } else {
+            Cow::Borrowed(name.as_bytes())
+        };
         match &*n {
             b"ping" => Command::Ping,
             b"offer" => Command::Offer,
