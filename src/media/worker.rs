@@ -701,6 +701,12 @@ impl Worker {
         self.apply(cmd);
     }
 
+    /// Runs the ICE/DTLS timers due at `now`, as the worker's loop does (benches and the
+    /// fuzz targets drive a worker without its thread).
+    pub fn fire_timers(&mut self, now: Instant) {
+        self.run_timers(now);
+    }
+
     /// Runs one datagram from `src`, arrived on the RTP socket (`rtcp` false) or the RTCP
     /// socket of leg `id`, through the packet path up to (not including) the send: where it
     /// goes and its length, or None if it was dropped. For benches: no socket is read or
