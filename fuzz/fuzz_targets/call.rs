@@ -94,14 +94,24 @@ fn with_options(mut d: OwnedValue, bits: u32) -> OwnedValue {
             list(&["only-AES_CM_128_HMAC_SHA1_80", "no-AEAD_AES_256_GCM"]),
         );
     }
-    let mux: Vec<&str> = [(9, "offer"), (10, "demux"), (11, "require"), (12, "accept")]
-        .iter()
-        .filter(|(i, _)| on(*i))
-        .map(|(_, s)| *s)
-        .collect();
-    if !mux.is_empty() {
-        d = d.with("rtcp-mux", list(&mux));
-    }
+    // A list option with the words whose bits are set (left out when none is).
+    let chosen = |d: OwnedValue, key: &'static str, words: &[(u32, &str)]| {
+        let set: Vec<&str> = words
+            .iter()
+            .filter(|(i, _)| on(*i))
+            .map(|(_, w)| *w)
+            .collect();
+        if set.is_empty() {
+            d
+        } else {
+            d.with(key, list(&set))
+        }
+    };
+    d = chosen(
+        d,
+        "rtcp-mux",
+        &[(9, "offer"), (10, "demux"), (11, "require"), (12, "accept")],
+    );
     let mut codec = OwnedValue::dict();
     let mut any_codec = false;
     for (i, op, name) in [
@@ -126,25 +136,22 @@ fn with_options(mut d: OwnedValue, bits: u32) -> OwnedValue {
             list(&["origin", "session-connection", "SDP-version"]),
         );
     }
-    let flags: Vec<&str> = [
-        (20, "trust-address"),
-        (21, "symmetric"),
-        (22, "strict-source"),
-        (23, "generate-mid"),
-        (24, "strip-extmap"),
-        (25, "no-rtcp-attribute"),
-        (26, "full-rtcp-attribute"),
-        (27, "loop-protect"),
-        (28, "OSRTP-offer"),
-        (29, "all"),
-    ]
-    .iter()
-    .filter(|(i, _)| on(*i))
-    .map(|(_, s)| *s)
-    .collect();
-    if !flags.is_empty() {
-        d = d.with("flags", list(&flags));
-    }
+    d = chosen(
+        d,
+        "flags",
+        &[
+            (20, "trust-address"),
+            (21, "symmetric"),
+            (22, "strict-source"),
+            (23, "generate-mid"),
+            (24, "strip-extmap"),
+            (25, "no-rtcp-attribute"),
+            (26, "full-rtcp-attribute"),
+            (27, "loop-protect"),
+            (28, "OSRTP-offer"),
+            (29, "all"),
+        ],
+    );
     if on(30) {
         d = d.with("label", "caller");
     }

@@ -318,6 +318,55 @@ mod tests {
     use crate::ng::bencode::{decode, Value};
     use std::net::UdpSocket;
 
+    /// A control thread serving NG on a loopback port, with `workers` media workers on ports
+    /// `ports` (above the kernel's ephemeral range, 32768-60999, so no other socket holds
+    /// them) and no delete delay; `prepare` sees the registry before it starts.
+    struct Server {
+        addr: SocketAddr,
+        stop: Arc<AtomicBool>,
+        thread: std::thread::JoinHandle<()>,
+    }
+
+    impl Server {
+        fn start(workers: usize, ports: (u16, u16), prepare: impl FnOnce(&mut Registry)) -> Server {
+            let cfg = Config {
+                delete_delay: 0,
+                port_min: ports.0,
+                port_max: ports.1,
+                ..Config::default()
+            };
+            let media = MediaPlane::start(
+                workers,
+                cfg.port_min,
+                cfg.port_max,
+                None,
+                None,
+                crate::config::IoEngine::default(),
+            )
+            .expect("workers");
+            let mut registry = Registry::new(Arc::new(cfg), media);
+            prepare(&mut registry);
+            let mut control =
+                UdpControl::bind(&["127.0.0.1:0".parse().expect("addr")]).expect("bind");
+            let addr = control.local_addrs()[0];
+            let stop = Arc::new(AtomicBool::new(false));
+            let stop2 = stop.clone();
+            let thread = std::thread::spawn(move || {
+                control.run(&mut registry, &stop2);
+                registry.shutdown();
+            });
+            Server { addr, stop, thread }
+        }
+
+        /// Stops the control thread, which must end normally.
+        fn stop(self) {
+            self.stop.store(true, Ordering::Relaxed);
+            self.thread
+                .join()
+                .expect("the control thread ended normally");
+        }
+    }
+
     fn request(cookie: &str, body: OwnedValue) -> Vec<u8> {
         let mut d = format!("{cookie} ").into_bytes();
         body.encode(&mut d);
@@ -391,35 +440,11 @@ mod tests {
     /// the other call is untouched, and the failed call is ended with its ports given back.
     #[test]
     fn a_panic_in_one_call_is_an_error_reply_and_ends_only_that_call() {
-        let cfg = Config {
-            delete_delay: 0,
-            // Room for two calls (two legs each, RTP and RTCP): a third offer gets ports only
-            // if the failed call gave its back. Above the kernel's ephemeral range.
-            port_min: 61400,
-            port_max: 61407,
-            ..Config::default()
-        };
-        let media = MediaPlane::start(
-            1,
-            cfg.port_min,
-            cfg.port_max,
-            None,
-            None,
-            crate::config::IoEngine::default(),
-        )
-        .expect("worker");
-        let mut registry = Registry::new(Arc::new(cfg), media);
-        registry.inject_panic("boom");
-        let mut control = UdpControl::bind(&["127.0.0.1:0".parse().expect("addr")]).expect("bind");
-        let server = control.local_addrs()[0];
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let thread = std::thread::spawn(move || {
-            control.run(&mut registry, &stop2);
-            registry.shutdown();
-        });
+        // Room for two calls (two legs each, RTP and RTCP): a third offer gets ports only if
+        // the failed call gave its back.
+        let server = Server::start(1, (61400, 61407), |r| r.inject_panic("boom"));
         let c = UdpSocket::bind("127.0.0.1:0").expect("client");
-        c.connect(server).expect("connect");
+        c.connect(server.addr).expect("connect");
         c.set_read_timeout(Some(Duration::from_secs(5)))
             .expect("timeout");
         let ask = |cookie: &str, body: OwnedValue| -> Vec<u8> {
@@ -475,39 +500,13 @@ mod tests {
         // Its ports went back to the pool: a new call gets them.
         let (_, port) = parse_reply(&ask("o3", offer("after")));
         assert_ne!(port, 0);
-
-        stop.store(true, Ordering::Relaxed);
-        thread.join().expect("the control thread ended normally");
+        server.stop();
     }
 
     #[test]
     fn pipelined_deletes_are_answered_after_their_legs_stop_relaying() {
         const CALLS: usize = 80;
-        let cfg = Config {
-            delete_delay: 0,
-            // Above the kernel's ephemeral range (32768-60999), so no other socket holds them.
-            port_min: 61600,
-            port_max: 61999,
-            ..Config::default()
-        };
-        let media = MediaPlane::start(
-            2,
-            cfg.port_min,
-            cfg.port_max,
-            None,
-            None,
-            crate::config::IoEngine::default(),
-        )
-        .expect("workers");
-        let mut registry = Registry::new(Arc::new(cfg), media);
-        let mut control = UdpControl::bind(&["127.0.0.1:0".parse().expect("addr")]).expect("bind");
-        let server = control.local_addrs()[0];
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let thread = std::thread::spawn(move || {
-            control.run(&mut registry, &stop2);
-            registry.shutdown();
-        });
+        let server = Server::start(2, (61600, 61999), |_| {});
         // The two parties of every call.
         let party = || {
             let s = UdpSocket::bind("127.0.0.1:0").expect("party");
@@ -522,7 +521,7 @@ mod tests {
         socket2::SockRef::from(&c)
             .set_recv_buffer_size(8 << 20)
             .expect("receive buffer");
-        c.connect(server).expect("connect");
+        c.connect(server.addr).expect("connect");
         c.set_read_timeout(Some(Duration::from_secs(5)))
             .expect("timeout");
         let call = |i: usize| OwnedValue::dict().with("call-id", format!("pipe-{i}"));
@@ -622,7 +621,6 @@ mod tests {
             assert!(s.recv_from(&mut buf).is_err(), "nothing arrived");
         }
         assert_eq!(first.len(), CALLS);
-        stop.store(true, Ordering::Relaxed);
-        thread.join().expect("control thread");
+        server.stop();
     }
 }
